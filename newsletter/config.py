@@ -1,0 +1,136 @@
+"""Site settings: built-in defaults ← `newsletter.toml` ← command-line options, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsletter.errors import ConfigError
+
+CONFIG_FILE = "newsletter.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    title: str = "Daily Papers 뉴스레터"
+    subtitle: str = "Hugging Face Daily Papers, 매일 한국어 요약으로"
+    # The default matches `newsletter serve`, so a build with no settings previews correctly.
+    base_url: str = "http://127.0.0.1:8000/"
+    author_name: str = "Daily Papers"
+    author_email: str = ""
+    language: str = "ko"
+    timezone: str = "Asia/Seoul"
+    feed_entries: int = 30
+    email_from: str = "Daily Papers <newsletter@example.org>"
+    unsubscribe_url: str = ""  # RFC 8058 one-click endpoint (HTTPS, accepts POST)
+    unsubscribe_mailto: str = ""
+    icon: str = ""
+    logo: str = ""
+    templates_dir: str = ""  # the user's own templates, searched before the built-in ones
+    send_rate: float = 5.0  # messages per second at most
+
+    def url(self, path: str = "") -> str:
+        """An absolute URL for a path inside the site."""
+        return self.base_url + path.lstrip("/")
+
+    def issue_url(self, slug: str) -> str:
+        return self.url(f"issues/{slug}/")
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def fingerprint(self) -> str:
+        """Settings as a stable string, for cache keys."""
+        return repr(dataclasses.astuple(self))
+
+
+def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the TOML file (if any), then non-None overrides; all validated together."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    path = config_path if config_path is not None else Path(CONFIG_FILE)
+    if config_path is not None or path.exists():
+        values.update(_read_toml(path, problems))
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    known = {field.name: field for field in fields(Settings)}
+    for key in sorted(set(values) - set(known)):
+        problems.append(f"unknown setting '{key}' (known: {', '.join(known)})")
+        del values[key]
+    for key, value in values.items():
+        expected = type(Settings.__dataclass_fields__[key].default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+        elif not isinstance(value, expected) or isinstance(value, bool):
+            problems.append(f"setting '{key}' must be a {expected.__name__}, found {value!r}")
+    if problems:
+        raise ConfigError(_message(path, problems))
+    if not str(values.get("base_url", Settings.base_url)).endswith("/"):
+        values["base_url"] = values["base_url"] + "/"
+    settings = Settings(**values)
+    problems = list(_validate(settings))
+    if problems:
+        raise ConfigError(_message(path, problems))
+    return settings
+
+
+def _read_toml(path: Path, problems: list[str]) -> Mapping[str, Any]:
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        problems.append("the config file does not exist")
+        return {}
+    except tomllib.TOMLDecodeError as error:
+        problems.append(f"not valid TOML: {error}")
+        return {}
+    # Accept both a flat file and a [newsletter] table.
+    table = document.get("newsletter", document)
+    return dict(table) if isinstance(table, dict) else {}
+
+
+def _validate(settings: Settings) -> list[str]:
+    problems = []
+    for name in ("base_url", "unsubscribe_url", "icon", "logo"):
+        value = getattr(settings, name)
+        if value and not _is_absolute_url(value):
+            problems.append(f"setting '{name}' must be an absolute http(s) URL, found {value!r}")
+    if settings.unsubscribe_url and not settings.unsubscribe_url.startswith("https://"):
+        problems.append("setting 'unsubscribe_url' must use https:// (RFC 8058 §3)")
+    if settings.unsubscribe_mailto and "@" not in settings.unsubscribe_mailto:
+        problems.append(
+            f"setting 'unsubscribe_mailto' must be an e-mail address, "
+            f"found {settings.unsubscribe_mailto!r}"
+        )
+    try:
+        zoneinfo.ZoneInfo(settings.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
+    if settings.feed_entries < 1:
+        problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
+    if settings.send_rate <= 0:
+        problems.append(f"setting 'send_rate' must be above 0, found {settings.send_rate}")
+    if not settings.language or not settings.language.replace("-", "").isalnum():
+        problems.append(
+            f"setting 'language' must be a language tag like 'ko', found {settings.language!r}"
+        )
+    if "@" not in settings.email_from:
+        problems.append(
+            f"setting 'email_from' must contain an e-mail address, found {settings.email_from!r}"
+        )
+    return problems
+
+
+def _is_absolute_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _message(path: Path, problems: list[str]) -> str:
+    return "\n".join(f"{path.as_posix()}: {problem}" for problem in problems)

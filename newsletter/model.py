@@ -1,0 +1,59 @@
+"""The digest model every output is rendered from: plain frozen values, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str  # plain text, as the maintainer wrote it (Markdown escapes removed)
+    link: str
+    arxiv_id: str | None
+    thumbnail_url: str | None
+    video_url: str | None
+    votes: int
+    authors: tuple[str, ...]
+    authors_truncated: bool  # the digest elided some authors with "+"
+    bullets: tuple[str, ...]  # inline Markdown source; markup.py renders it
+    line: int  # line of the paper's heading in the digest file
+
+    @property
+    def anchor(self) -> str:
+        """A stable fragment id for this paper within its issue page."""
+        if self.arxiv_id:
+            return "arxiv-" + self.arxiv_id.replace(".", "-")
+        return f"paper-l{self.line}"
+
+
+@dataclass(frozen=True)
+class Digest:
+    date: dt.date
+    papers: tuple[Paper, ...]  # in file order
+    source_path: str  # as given on the command line / relative to the seeds folder
+
+    @property
+    def total_votes(self) -> int:
+        return sum(paper.votes for paper in self.papers)
+
+    @property
+    def top_papers(self) -> tuple[Paper, ...]:
+        """Papers by votes, most first; file order breaks ties (sorted() is stable)."""
+        return tuple(sorted(self.papers, key=lambda paper: -paper.votes))
+
+    @property
+    def slug(self) -> str:
+        return self.date.isoformat()
+
+
+def digest_as_dict(digest: Digest) -> dict[str, object]:
+    """The digest as JSON-ready data, keys in field order (stable across runs)."""
+    return {
+        "date": digest.date.isoformat(),
+        "source_path": digest.source_path,
+        "papers": [
+            {**asdict(paper), "authors": list(paper.authors), "bullets": list(paper.bullets)}
+            for paper in digest.papers
+        ],
+    }
