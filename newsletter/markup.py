@@ -11,15 +11,29 @@ import re
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
 _RENDERER = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable("linkify")
 _NON_URL_CHAR = re.compile(r"[^\x21-\x7e]")  # Korean text glued to a URL ("…/diamond에서")
+# Characters that start an inline rule of the commonmark preset (escape, code, emphasis, link,
+# image, autolink, entity, strikethrough, newline); text without them is only escaped.
+_INLINE_SYNTAX = re.compile(r"[\\`*_\[\]!<&~\n]")
+
+
+def _is_plain(source: str) -> bool:
+    """True when markdown-it would render `source` as escaped text alone (a fast path: most
+    bullets are plain prose, and inline parsing costs ~0.4 ms a bullet)."""
+    return not _INLINE_SYNTAX.search(source) and not _RENDERER.linkify.test(source)
 
 
 @lru_cache(maxsize=4096)
 def inline_html(source: str) -> str:
     """Render one line of inline Markdown (a bullet) to HTML safe to embed anywhere."""
+    return escapeHtml(source) if _is_plain(source) else _render_markdown(source)
+
+
+def _render_markdown(source: str) -> str:
     tokens = _inline_tokens(source)
     return str(_RENDERER.renderer.render(tokens, _RENDERER.options, {}))
 
@@ -27,6 +41,8 @@ def inline_html(source: str) -> str:
 @lru_cache(maxsize=4096)
 def inline_text(source: str) -> str:
     """The same line as plain text: markup removed, a link shown as `text (url)`."""
+    if _is_plain(source):
+        return source
     parts: list[str] = []
     link_href: str | None = None
     link_text: list[str] = []
