@@ -1,44 +1,208 @@
 """Orchestration: parse the seeds, render every output from the model, write it atomically.
 
-Renderers are pure: each returns {relative path: bytes}. Only this module touches the output
-folder, and it swaps a finished staging folder into place, so a failed build leaves the
-previous output untouched.
+Renderers are pure: each returns {relative path: bytes}. Per-issue work (parsing, the email
+with its inlined CSS, the issue page) is cached by content and, on a cold build, spread over
+all cores. Only this module touches the output folder: it fills a staging folder and swaps
+it into place, so a failed build leaves the previous output untouched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from newsletter import feeds, mail, site
+from newsletter.cache import (
+    CACHE_DIR_ENV,
+    DEFAULT_CACHE_DIR,
+    BuildCache,
+    FileList,
+    code_fingerprint,
+    hash_parts,
+    link_or_copy,
+)
 from newsletter.config import Settings
+from newsletter.errors import DigestError, Problem
 from newsletter.model import Digest
-from newsletter.parse import parse_files
+from newsletter.parse import duplicate_date_problems, find_digest_files, parse_bytes
+from newsletter.templating import template_fingerprint
 
 Files = dict[str, bytes]
+Progress = Callable[[int, int], None]  # (issues done, issues in all)
+_Task = TypeVar("_Task")
+_Result = TypeVar("_Result")
+
+# Below this many tasks a process pool costs more than it saves.
+_POOL_THRESHOLD = 24
 
 
 @dataclass(frozen=True)
 class BuildReport:
     issues: int
-    files: int
+    rendered: int
+    reused: int
+    seconds: float
 
 
-def build(seeds_dir: Path, output_dir: Path, settings: Settings) -> BuildReport:
-    digests = parse_files([seeds_dir])
+@dataclass(frozen=True)
+class _Source:
+    path: str  # as shown in messages and stored in the model
+    data: bytes
+    key: str  # cache key of the parsed digest
+
+
+@dataclass(frozen=True)
+class _IssueTask:
+    digest: Digest
+    previous: Digest | None
+    following: Digest | None
+    settings: Settings
+    cache_root: Path
+
+
+def build(
+    seeds_dir: Path,
+    output_dir: Path,
+    settings: Settings,
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    started = time.perf_counter()
+    cache = BuildCache(cache_dir or Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR))
+    code = code_fingerprint()
+    sources = _read_sources(seeds_dir, code)
+    digests = _parse_all(sources, cache, workers)
+    source_key = {digest.date: source.key for digest, source in _paired(digests, sources)}
+    digests.sort(key=lambda digest: digest.date)
     updated = source_times(digests, seeds_dir, settings)
+    context = hash_parts(code, settings.fingerprint(), template_fingerprint(settings))
+
+    used_keys = {source.key for source in sources}
+    used_blobs: set[str] = set()
+    rendered = 0
+    with staged_output(output_dir) as stage:
+        plans: list[tuple[str, _IssueTask]] = []
+        for digest, previous, following in neighbours(digests):
+            key = hash_parts(
+                context,
+                source_key[digest.date],
+                source_key[previous.date] if previous else "",
+                source_key[following.date] if following else "",
+            )
+            plans.append((key, _IssueTask(digest, previous, following, settings, cache.root)))
+        cached = {key: cache.load(key) for key, _ in plans}
+        missing = [task for key, task in plans if not _usable(cached[key], cache)]
+        fresh = iter(_run(_render_issue, missing, workers))
+        for done, (key, _) in enumerate(plans, start=1):
+            listing = cached[key]
+            if not _usable(listing, cache):
+                listing = next(fresh)
+                cache.store(key, listing)
+                rendered += 1
+            assert isinstance(listing, dict)
+            stage.link(listing, cache)
+            used_keys.add(key)
+            used_blobs.update(sha for sha, _ in listing.values())
+            if progress:
+                progress(done, len(plans))
+        stage.write(site.site_files(digests, settings))
+        stage.write(feeds.feed_files(digests, settings, updated))
+    cache.prune(used_keys, used_blobs)
+    return BuildReport(
+        issues=len(digests),
+        rendered=rendered,
+        reused=len(digests) - rendered,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
+    sources = []
+    for path in find_digest_files([seeds_dir]):
+        shown = path.as_posix()
+        data = path.read_bytes()
+        sources.append(_Source(shown, data, hash_parts(code, shown, data)))
+    return sources
+
+
+def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[Digest]:
+    """Parse (or load from the cache) every source; all problems of all files in one error."""
+    cached = [cache.load(source.key) for source in sources]
+    missing = [
+        source
+        for source, digest in zip(sources, cached, strict=True)
+        if not isinstance(digest, Digest)
+    ]
+    parsed = iter(_run(_parse_source, missing, workers))
+    digests: list[Digest] = []
+    problems: list[Problem] = []
+    for source, digest in zip(sources, cached, strict=True):
+        if not isinstance(digest, Digest):
+            result = next(parsed)
+            if isinstance(result, Digest):
+                cache.store(source.key, result)
+            digest = result
+        if isinstance(digest, Digest):
+            digests.append(digest)
+        else:
+            problems.extend(digest)
+    problems.extend(duplicate_date_problems(digests))
+    if problems:
+        raise DigestError(problems)
+    return digests
+
+
+def _parse_source(source: _Source) -> Digest | tuple[Problem, ...]:
+    # Problems, not the exception, cross the process boundary: they pickle as plain values.
+    try:
+        return parse_bytes(source.data, source.path)
+    except DigestError as error:
+        return error.problems
+
+
+def _paired(
+    digests: Sequence[Digest], sources: Sequence[_Source]
+) -> Iterator[tuple[Digest, _Source]]:
+    by_path = {source.path: source for source in sources}
+    for digest in digests:
+        yield digest, by_path[digest.source_path]
+
+
+def _render_issue(task: _IssueTask) -> FileList:
+    """Render one issue's files (email and web page) straight into the cache's blobs, so the
+    main process holds only their names: memory stays flat however long the archive is."""
     files: Files = {}
-    for digest, previous, following in neighbours(digests):
-        files.update(mail.issue_email_files(digest, settings))
-        files.update(site.issue_page_files(digest, previous, following, settings))
-    files.update(site.site_files(digests, settings))
-    files.update(feeds.feed_files(digests, settings, updated))
-    write_atomically(output_dir, files)
-    return BuildReport(issues=len(digests), files=len(files))
+    files.update(mail.issue_email_files(task.digest, task.settings))
+    files.update(site.issue_page_files(task.digest, task.previous, task.following, task.settings))
+    return BuildCache(task.cache_root).put_files(files)
+
+
+def _usable(listing: object, cache: BuildCache) -> bool:
+    return isinstance(listing, dict) and cache.has_files(listing)
+
+
+def _run(
+    function: Callable[[_Task], _Result], tasks: Sequence[_Task], workers: int | None
+) -> Iterable[_Result]:
+    """Map in a process pool when there is enough work (a cold build), else in this process."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(tasks) < _POOL_THRESHOLD:
+        yield from map(function, tasks)
+        return
+    chunk = max(1, min(32, len(tasks) // (workers * 8)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(function, tasks, chunksize=chunk)
 
 
 def neighbours(digests: Sequence[Digest]) -> Iterator[tuple[Digest, Digest | None, Digest | None]]:
@@ -71,24 +235,10 @@ def source_times(
 
 def _last_commit_times(folder: Path) -> Mapping[str, dt.datetime]:
     """{file name: time of the last commit touching it} from one `git log` call."""
+    command = ["git", "-C", str(folder), "log", "--format=%x00%ct", "--name-only"]
+    command += ["--relative", "--no-renames", "--", "."]
     try:
-        result = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(folder),
-                "log",
-                "--format=%x00%ct",
-                "--name-only",
-                "--relative",
-                "--no-renames",
-                "--",
-                ".",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return {}
     times: dict[str, dt.datetime] = {}
@@ -101,8 +251,31 @@ def _last_commit_times(folder: Path) -> Mapping[str, dt.datetime]:
     return times
 
 
-def write_atomically(output_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Write every file into a staging folder beside the output, then swap it into place."""
+class _Stage:
+    """The staging folder a build fills before it replaces the output."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, files: Mapping[str, bytes]) -> None:
+        for relative, content in sorted(files.items()):
+            target = self._target(relative)
+            target.write_bytes(content)
+
+    def link(self, listing: FileList, cache: BuildCache) -> None:
+        for relative, (sha, _) in sorted(listing.items()):
+            link_or_copy(cache.blob_path(sha), self._target(relative))
+
+    def _target(self, relative: str) -> Path:
+        target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+
+@contextmanager
+def staged_output(output_dir: Path) -> Iterator[_Stage]:
+    """Yield a staging folder beside the output; swap it into place only if the block ends
+    without an exception."""
     output_dir = output_dir.resolve()
     staging = output_dir.with_name(output_dir.name + ".partial")
     retired = output_dir.with_name(output_dir.name + ".previous")
@@ -110,13 +283,16 @@ def write_atomically(output_dir: Path, files: Mapping[str, bytes]) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        for relative, content in sorted(files.items()):
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        yield _Stage(staging)
         if output_dir.exists():
             output_dir.rename(retired)
         staging.rename(output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_atomically(output_dir: Path, files: Mapping[str, bytes]) -> None:
+    """Replace the output folder with exactly `files`, all at once."""
+    with staged_output(output_dir) as stage:
+        stage.write(files)

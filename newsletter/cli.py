@@ -6,12 +6,16 @@ Exit codes: 0 success, 1 a problem in the user's input, 2 a usage error (typer's
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from newsletter import build as build_module
+from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
 from newsletter.config import load_settings
 from newsletter.errors import DigestError, NewsletterError
 from newsletter.model import digest_as_dict
@@ -84,14 +88,45 @@ def build(
     output: OutputOption = Path("public"),
     base_url: BaseUrlOption = None,
     config: ConfigOption = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            envvar=CACHE_DIR_ENV,
+            help=f"Build cache folder (default {DEFAULT_CACHE_DIR}); safe to delete.",
+        ),
+    ] = None,
 ) -> None:
     """Build feeds, email issues and the web archive from the digests."""
+    if not seeds.is_dir():
+        typer.echo(f"{seeds}: no such folder of digests", err=True)
+        raise typer.Exit(1)
     try:
         settings = load_settings(config, base_url=base_url)
-        if not seeds.is_dir():
-            typer.echo(f"{seeds}: no such folder of digests", err=True)
-            raise typer.Exit(1)
-        report = build_module.build(seeds, output, settings)
+        with _progress_bar("building") as progress:
+            report = build_module.build(
+                seeds, output, settings, cache_dir=cache_dir, progress=progress
+            )
     except NewsletterError as error:
         raise fail(error) from None
-    typer.echo(f"built {report.issues} issues ({report.files} files) into {output}")
+    typer.echo(
+        f"built {report.issues} issues into {output}: {report.rendered} rendered, "
+        f"{report.reused} reused, {report.seconds:.2f} s"
+    )
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal (stderr); nothing when output goes to a file or CI log."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
 _RENDERER = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable("linkify")
+_LINKIFY: Any = _RENDERER.linkify
 _NON_URL_CHAR = re.compile(r"[^\x21-\x7e]")  # Korean text glued to a URL ("…/diamond에서")
 # Characters that start an inline rule of the commonmark preset (escape, code, emphasis, link,
 # image, autolink, entity, strikethrough, newline); text without them is only escaped.
@@ -24,7 +26,7 @@ _INLINE_SYNTAX = re.compile(r"[\\`*_\[\]!<&~\n]")
 def _is_plain(source: str) -> bool:
     """True when markdown-it would render `source` as escaped text alone (a fast path: most
     bullets are plain prose, and inline parsing costs ~0.4 ms a bullet)."""
-    return not _INLINE_SYNTAX.search(source) and not _RENDERER.linkify.test(source)
+    return not _INLINE_SYNTAX.search(source) and not _LINKIFY.test(source)
 
 
 @lru_cache(maxsize=4096)

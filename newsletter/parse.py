@@ -386,17 +386,18 @@ def parse_files(paths: Iterable[Path]) -> list[Digest]:
             digests.append(parse_file(path))
         except DigestError as error:
             problems.extend(error.problems)
-    first_by_date: dict[dt.date, Digest] = {}
-    for digest in digests:
-        if (first := first_by_date.setdefault(digest.date, digest)) is not digest:
-            problems.append(
-                Problem(
-                    digest.source_path,
-                    1,
-                    f"the date {digest.date} is already "
-                    f"used by {first.source_path}; one digest per day",
-                )
-            )
+    problems.extend(duplicate_date_problems(digests))
     if problems:
         raise DigestError(problems)
     return sorted(digests, key=lambda digest: digest.date)
+
+
+def duplicate_date_problems(digests: Iterable[Digest]) -> list[Problem]:
+    """One digest per day: every later file with an earlier file's date is a problem."""
+    problems = []
+    first_by_date: dict[dt.date, Digest] = {}
+    for digest in digests:
+        if (first := first_by_date.setdefault(digest.date, digest)) is not digest:
+            message = f"the date {digest.date} is already used by {first.source_path}"
+            problems.append(Problem(digest.source_path, 1, message + "; one digest per day"))
+    return problems
