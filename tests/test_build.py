@@ -104,7 +104,7 @@ def test_failed_build_leaves_previous_output_untouched(
     broken.write_text(broken.read_text(encoding="utf-8").replace("Vote: 55", "Votes: 55"))
     with pytest.raises(DigestError) as raised:
         build(seeds_copy, output, settings, cache_dir=tmp_path / "cache")
-    assert str(raised.value).startswith(f'{broken.as_posix()}:9: expected "Vote: <number>"')
+    assert str(raised.value).startswith(f'{broken.as_posix()}:7: expected "Vote: <number>"')
     assert snapshot(output) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public", "seeds"]
 
