@@ -99,7 +99,7 @@ def inline_css(html: str, base_url: str) -> str:
         # overwrite width="560" with the CSS "100%" and height with "auto".
         disable_basic_attributes=["width", "height"],
     )
-    return str(inliner.transform(pretty_print=False))
+    return str(inliner.transform(pretty_print=False)).rstrip("\n") + "\n"
 
 
 def subject(digest: Digest) -> str:
