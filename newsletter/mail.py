@@ -163,6 +163,8 @@ def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> E
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text, charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # add_alternative copies it into the part; it belongs on top
     # A fixed boundary from the content instead of a random one: two builds are identical.
     # "=_" occurs in neither base64 nor quoted-printable bodies (RFC 2045 §6.7, §6.8), so
     # the boundary cannot collide with an encoded part (RFC 2046 §5.1.1).
