@@ -123,6 +123,7 @@ def send(
 
     The server comes from the environment: NEWSLETTER_SMTP_HOST, NEWSLETTER_SMTP_PORT,
     NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).
+    Each copy's unsubscribe link is the configured unsubscribe_url plus `?email=<address>`.
     """
     try:
         settings = load_settings(config)

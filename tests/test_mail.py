@@ -261,3 +261,25 @@ def test_golden_text_and_decoded_html_of_one_issue(built: Path) -> None:
     text, html = parts(issue(built, "2024-05-22"))
     _golden("2024-05-22.email.txt", text)
     _golden("2024-05-22.email.html", html)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_email_fits_phone_and_desktop_widths_without_horizontal_scroll(
+    built: Path, scheme: str
+) -> None:
+    from tests.browser import chromium
+
+    screenshots = Path(__file__).resolve().parent.parent / "screenshots"
+    screenshots.mkdir(exist_ok=True)
+    html = (built / "issues/2024-02-22/email.html").read_text("utf-8")
+    with chromium() as browser:
+        for width in (600, 375):
+            page = browser.new_page(  # type: ignore[attr-defined]
+                viewport={"width": width, "height": 900}, color_scheme=scheme
+            )
+            page.route("**/*", lambda route: route.abort())  # thumbnails stay offline
+            page.set_content(html, wait_until="domcontentloaded")
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"{scheme} {width}px: scrollWidth {scroll_width}"
+            page.screenshot(path=str(screenshots / f"email-{width}-{scheme}.png"), full_page=False)
+            page.close()
