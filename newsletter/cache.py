@@ -61,9 +61,8 @@ class BuildCache:
         listing: FileList = {}
         for relative, content in files.items():
             sha = hashlib.sha256(content).hexdigest()
-            path = self.blob_path(sha)
-            if not path.exists():
-                _write_atomically(path, content)
+            if not self.has_files({relative: (sha, len(content))}):
+                _write_atomically(self.blob_path(sha), content)
             listing[relative] = (sha, len(content))
         return listing
 

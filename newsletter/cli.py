@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a problem in the user's input, 2 a usage error (typer's
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,9 +16,10 @@ from typing import Annotated
 import typer
 
 from newsletter import build as build_module
+from newsletter import send as send_module
 from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
 from newsletter.config import load_settings
-from newsletter.errors import DigestError, NewsletterError
+from newsletter.errors import DigestError, NewsletterError, SendError
 from newsletter.model import digest_as_dict
 from newsletter.parse import parse_file, parse_files
 
@@ -130,3 +132,87 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+@app.command()
+def send(
+    date: Annotated[str, typer.Argument(help="The built issue to send, as YYYY-MM-DD.")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="A recipient; repeat for several.")
+    ] = None,
+    recipients: Annotated[
+        Path | None,
+        typer.Option("--recipients", help="File with one address per line (# comments)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get what; connect to nothing.")
+    ] = False,
+    output: OutputOption = Path("public"),
+    ledger: Annotated[
+        Path, typer.Option("--ledger", help="Delivery ledger that makes re-runs safe.")
+    ] = send_module.DEFAULT_LEDGER,
+    config: ConfigOption = None,
+) -> None:
+    """Send a built issue over SMTP, one copy per recipient, skipping those already reached.
+
+    The server comes from the environment: NEWSLETTER_SMTP_HOST, NEWSLETTER_SMTP_PORT,
+    NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).
+    Each copy's unsubscribe link is the configured unsubscribe_url plus `?email=<address>`.
+    """
+    try:
+        settings = load_settings(config)
+        the_ledger = send_module.Ledger(ledger)
+        plan = send_module.plan(output, date, to or [], recipients, the_ledger)
+        if dry_run:
+            _print_dry_run(plan)
+            return
+        smtp = send_module.smtp_settings_from_env(os.environ)
+        sender = send_module.Sender(smtp, the_ledger, rate=settings.send_rate)
+        report = _deliver_with_progress(sender, plan)
+    except NewsletterError as error:
+        raise fail(error) from None
+    _print_report(report, plan)
+    if not report.everyone_reached:
+        raise fail(SendError(f"{date}: not every recipient was reached; run send again to retry"))
+
+
+def _print_dry_run(plan: send_module.Plan) -> None:
+    issue = plan.issue
+    host = os.environ.get("NEWSLETTER_SMTP_HOST") or "(NEWSLETTER_SMTP_HOST not set)"
+    typer.echo(f"dry run: nothing is sent, no connection is made (server: {host})")
+    typer.echo(f"issue:   {plan.issue_name}  {issue['Subject']}")
+    typer.echo(f"from:    {issue['From']}")
+    typer.echo(
+        f"to:      {len(plan.pending)} of {len(plan.recipients)} recipients "
+        f"({len(plan.already_delivered)} already delivered per the ledger)"
+    )
+    done = {address.lower() for address in plan.already_delivered}
+    for address in plan.recipients:
+        typer.echo(f"  {'skip' if address.lower() in done else 'send'}  {address}")
+
+
+def _deliver_with_progress(
+    sender: send_module.Sender, plan: send_module.Plan
+) -> send_module.Report:
+    from rich.progress import Progress  # rich comes with typer
+
+    with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
+        task = progress.add_task(f"sending {plan.issue_name}", total=len(plan.recipients))
+        return sender.deliver(
+            plan.issue,
+            plan.issue_name,
+            plan.recipients,
+            on_outcome=lambda outcome: progress.advance(task),
+        )
+
+
+def _print_report(report: send_module.Report, plan: send_module.Plan) -> None:
+    accepted = report.with_status("accepted")
+    skipped = report.with_status("skipped")
+    typer.echo(
+        f"{plan.issue_name}: sent to {len(accepted)}, "
+        f"{len(skipped)} already delivered, of {len(report.outcomes)} recipients"
+    )
+    for status, label in (("refused", "refused (permanent)"), ("failed", "failed (temporary)")):
+        for outcome in report.with_status(status):
+            typer.echo(f"  {label}: {outcome.address}: {outcome.reply}", err=True)

@@ -1,10 +1,205 @@
-"""Email issue: HTML (Jinja2 + premailer), text part, MIME message. Not written yet: issue 4."""
+"""Email issue: HTML (Jinja2 + premailer), text part, and the complete MIME message.
+
+Pure: the same digest and settings always give the same bytes (no clock, no random
+boundary), so two builds of an issue are byte-identical and a content-keyed cache holds.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from premailer import Premailer
+
 from newsletter.config import Settings
-from newsletter.model import Digest
+from newsletter.model import Digest, Paper
+from newsletter.templating import environment
+
+AUTHORS_SHOWN = 5
+PREHEADER_PAPERS = 3
+SUBJECT_PREFIX = "[Daily Papers]"
+THUMBNAIL_WIDTH = 560
+# Hugging Face's paper social thumbnails are 1200×648; other images have unknown sizes, so
+# they get a width only and Outlook (which ignores CSS sizes) scales them proportionally.
+_KNOWN_THUMBNAIL_RATIOS = {"https://cdn-thumbnails.huggingface.co/social-thumbnails/": 648 / 1200}
+_WEEKDAYS = "월화수목금토일"
 
 
 def issue_email_files(digest: Digest, settings: Settings) -> dict[str, bytes]:
-    return {}
+    """`issues/<date>/email.html`, `email.txt` and `issue.eml` for one digest."""
+    context = email_context(digest, settings)
+    html = inline_css(render_html(context, settings), settings.base_url)
+    text = render_text(context, settings)
+    message = issue_message(digest, settings, html, text)
+    folder = f"issues/{digest.slug}/"
+    return {
+        folder + "email.html": html.encode("utf-8"),
+        folder + "email.txt": text.encode("utf-8"),
+        folder + "issue.eml": message.as_bytes(),
+    }
+
+
+@dataclass(frozen=True)
+class PaperCard:
+    """What one paper's card shows, computed once for the HTML and the text part."""
+
+    paper: Paper
+    author_line: str
+    thumbnail_height: int | None
+
+
+def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
+    return {
+        "digest": digest,
+        "settings": settings,
+        "subject": subject(digest),
+        "preheader": preheader(digest),
+        "date_label": date_label(digest.date),
+        "cards": [paper_card(paper) for paper in digest.papers],
+        "issue_url": settings.issue_url(digest.slug),
+        "archive_url": settings.url(),
+        "unsubscribe_url": settings.unsubscribe_url,
+        "unsubscribe_mailto": settings.unsubscribe_mailto,
+        "thumbnail_width": THUMBNAIL_WIDTH,
+    }
+
+
+def render_html(context: dict[str, Any], settings: Settings) -> str:
+    return environment(settings).get_template("email/email.html").render(context)
+
+
+def render_text(context: dict[str, Any], settings: Settings) -> str:
+    return environment(settings).get_template("email/email.txt").render(context)
+
+
+def inline_css(html: str, base_url: str) -> str:
+    """Move the `<style>` rules onto the elements. The one place that inlines, so a faster
+    inliner can replace premailer here without touching anything else.
+
+    `<style data-premailer="ignore">` (media queries, dark mode) stays in the head;
+    `!important` must survive there, and premailer must never reach the network.
+    """
+    inliner = Premailer(
+        html,
+        base_url=base_url,
+        strip_important=False,
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        remove_classes=False,
+        # Outlook sizes images by their width/height attributes only; premailer would
+        # overwrite width="560" with the CSS "100%" and height with "auto".
+        disable_basic_attributes=["width", "height"],
+    )
+    return str(inliner.transform(pretty_print=False)).rstrip("\n") + "\n"
+
+
+def subject(digest: Digest) -> str:
+    """`[Daily Papers] 2024-05-22 · <top paper> 외 5편`."""
+    top = digest.top_papers
+    if not top:
+        return f"{SUBJECT_PREFIX} {digest.slug}"
+    others = f" 외 {len(top) - 1}편" if len(top) > 1 else ""
+    return f"{SUBJECT_PREFIX} {digest.slug} · {top[0].title}{others}"
+
+
+def preheader(digest: Digest) -> str:
+    """The inbox preview line: how many papers, then the day's top titles."""
+    titles = [paper.title for paper in digest.top_papers[:PREHEADER_PAPERS]]
+    return " · ".join([f"오늘의 논문 {len(digest.papers)}편", *titles])
+
+
+def date_label(date: dt.date) -> str:
+    return f"{date.year}년 {date.month}월 {date.day}일 ({_WEEKDAYS[date.weekday()]})"
+
+
+def author_line(paper: Paper, shown: int = AUTHORS_SHOWN) -> str:
+    """The first authors, then "외 N명" for the rest; "등" when the digest itself cut the
+    list short ("+") and the number left out is unknown."""
+    names = ", ".join(paper.authors[:shown])
+    hidden = len(paper.authors) - shown
+    if hidden > 0:
+        return f"{names} 외 {hidden}명"
+    return f"{names} 등" if paper.authors_truncated else names
+
+
+def paper_card(paper: Paper) -> PaperCard:
+    return PaperCard(paper, author_line(paper), thumbnail_height(paper.thumbnail_url))
+
+
+def thumbnail_height(url: str | None) -> int | None:
+    if url is None:
+        return None
+    for prefix, ratio in _KNOWN_THUMBNAIL_RATIOS.items():
+        if url.startswith(prefix):
+            return round(THUMBNAIL_WIDTH * ratio)
+    return None
+
+
+def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> EmailMessage:
+    """The issue as one `multipart/alternative` message, plain text first (RFC 2046 §5.1.4:
+    the last part is the preferred one)."""
+    message = EmailMessage(policy=default_policy)
+    message["Subject"] = subject(digest)  # RFC 2047 encoded words, added by the policy
+    message["From"] = settings.email_from
+    message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
+    message["Date"] = format_datetime(publication_time(digest, settings))
+    message["Message-ID"] = issue_message_id(digest, settings)
+    message["List-Id"] = list_id(settings)
+    message["List-Archive"] = f"<{settings.url()}>"
+    unsubscribe = list_unsubscribe(settings)
+    if unsubscribe:
+        message["List-Unsubscribe"] = unsubscribe
+    if settings.unsubscribe_url:
+        # RFC 8058 §3.1: one-click only with an HTTPS URI in List-Unsubscribe
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text, charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # add_alternative copies it into the part; it belongs on top
+    # A fixed boundary from the content instead of a random one: two builds are identical.
+    # "=_" occurs in neither base64 nor quoted-printable bodies (RFC 2045 §6.7, §6.8), so
+    # the boundary cannot collide with an encoded part (RFC 2046 §5.1.1).
+    body_hash = hashlib.sha256((text + "\0" + html).encode("utf-8")).hexdigest()[:32]
+    message.set_boundary(f"=_issue_{body_hash}")
+    return message
+
+
+def publication_time(digest: Digest, settings: Settings) -> dt.datetime:
+    """Midnight of the digest's day in the configured zone: the issue's date, never now."""
+    return dt.datetime.combine(digest.date, dt.time(0, 0), tzinfo=settings.zone)
+
+
+def sender_domain(settings: Settings) -> str:
+    return parseaddr(settings.email_from)[1].rpartition("@")[2].lower()
+
+
+def issue_message_id(digest: Digest, settings: Settings) -> str:
+    # RFC 5322 §3.6.4: unique and stable: one issue, one id, however often it is built
+    return f"<issue-{digest.slug}@{sender_domain(settings)}>"
+
+
+def list_id(settings: Settings) -> str:
+    """RFC 2919: `phrase <label.namespace>`; the namespace is the sender's domain."""
+    local = parseaddr(settings.email_from)[1].partition("@")[0].lower() or "newsletter"
+    label = "".join(char if char.isalnum() or char == "-" else "-" for char in local)
+    return f"{settings.title} <{label}.{sender_domain(settings)}>"
+
+
+def list_unsubscribe(settings: Settings) -> str:
+    """RFC 2369 List-Unsubscribe: the HTTPS endpoint first, then the mailto alternative."""
+    targets = []
+    if settings.unsubscribe_url:
+        targets.append(f"<{settings.unsubscribe_url}>")
+    if settings.unsubscribe_mailto:
+        mailbox = Address(addr_spec=settings.unsubscribe_mailto).addr_spec
+        targets.append(f"<mailto:{mailbox}?subject=unsubscribe>")
+    return ", ".join(targets)

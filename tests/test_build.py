@@ -25,7 +25,7 @@ def add_digest(
     seeds: Path, name: str, date: str, template: str = "000_ead36ab510c9cfc0.txt"
 ) -> Path:
     text = (seeds / template).read_text(encoding="utf-8")
-    header, rest = text.split("\n", 1)
+    _header, rest = text.split("\n", 1)
     target = seeds / name
     target.write_text(f"## Daily Papers ({date})\n{rest}", encoding="utf-8")
     return target

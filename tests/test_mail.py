@@ -1,0 +1,285 @@
+"""The email issue as a reader's mail program sees it: MIME parts, headers, inlined HTML."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from newsletter import mail
+from newsletter.build import build
+from newsletter.config import Settings
+from newsletter.model import Digest
+
+GOLDEN = Path(__file__).parent / "golden" / "email"
+GMAIL_CLIP_BYTES = 102 * 1024
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: Settings) -> Path:
+    output = tmp_path_factory.mktemp("public")
+    build(seeds_dir, output, settings)
+    return output
+
+
+def issue(built: Path, date: str) -> EmailMessage:
+    message = message_from_bytes(
+        (built / "issues" / date / "issue.eml").read_bytes(), policy=default_policy
+    )
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text_part, html_part = message.iter_parts()
+    return str(text_part.get_content()), str(html_part.get_content())
+
+
+def by_date(digests: list[Digest], date: str) -> Digest:
+    return next(digest for digest in digests if digest.slug == date)
+
+
+def test_build_writes_html_text_and_message_per_issue(built: Path, digests: list[Digest]) -> None:
+    for digest in digests:
+        folder = built / "issues" / digest.slug
+        assert sorted(p.name for p in folder.iterdir()) >= ["email.html", "email.txt", "issue.eml"]
+
+
+def test_issue_is_multipart_alternative_with_text_first_and_html_last(built: Path) -> None:
+    message = issue(built, "2024-05-22")
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    assert all(part.get_content_charset() == "utf-8" for part in message.iter_parts())
+    text, html = parts(message)
+    assert text == (built / "issues/2024-05-22/email.txt").read_text("utf-8")
+    assert html == (built / "issues/2024-05-22/email.html").read_text("utf-8")
+
+
+def test_korean_subject_is_encoded_and_decodes_back(built: Path) -> None:
+    raw = (built / "issues/2024-05-22/issue.eml").read_bytes()
+    raw.decode("ascii")  # RFC 2047 / base64: the message itself is pure ASCII
+    assert "=?utf-8?" in raw.split(b"\n\n", 1)[0].decode()
+    assert (
+        issue(built, "2024-05-22")["Subject"]
+        == "[Daily Papers] 2024-05-22 · Your Transformer is Secretly Linear 외 5편"
+    )
+
+
+def test_headers_identify_issue_list_and_one_click_unsubscribe(built: Path) -> None:
+    message = issue(built, "2024-05-22")
+    assert message["Message-ID"] == "<issue-2024-05-22@example.org>"
+    assert message["Date"] == "Wed, 22 May 2024 00:00:00 +0900"
+    assert message["From"] == "Daily Papers <newsletter@example.org>"
+    assert message["To"] == "undisclosed-recipients:;"
+    assert message["List-Id"] == "Daily Papers 뉴스레터 <newsletter.example.org>"
+    assert message["List-Unsubscribe"] == (
+        "<https://papers.example.org/unsubscribe>, "
+        "<mailto:unsubscribe@example.org?subject=unsubscribe>"
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_without_unsubscribe_settings_footer_asks_for_a_reply(
+    digests: list[Digest], settings: Settings
+) -> None:
+    bare = dataclasses.replace(settings, unsubscribe_url="", unsubscribe_mailto="")
+    files = mail.issue_email_files(by_date(digests, "2024-05-22"), bare)
+    message = message_from_bytes(files["issues/2024-05-22/issue.eml"], policy=default_policy)
+    assert "List-Unsubscribe" not in message
+    assert "List-Unsubscribe-Post" not in message
+    assert "회신해 주세요" in files["issues/2024-05-22/email.html"].decode()
+    assert "회신해 주세요" in files["issues/2024-05-22/email.txt"].decode()
+
+
+def test_mailto_only_gives_no_one_click_header(digests: list[Digest], settings: Settings) -> None:
+    mailto_only = dataclasses.replace(settings, unsubscribe_url="")
+    files = mail.issue_email_files(by_date(digests, "2024-05-22"), mailto_only)
+    message = message_from_bytes(files["issues/2024-05-22/issue.eml"], policy=default_policy)
+    assert message["List-Unsubscribe"] == "<mailto:unsubscribe@example.org?subject=unsubscribe>"
+    assert "List-Unsubscribe-Post" not in message
+
+
+def test_two_builds_in_different_folders_are_byte_identical(
+    built: Path, tmp_path: Path, seeds_copy: Path, settings: Settings
+) -> None:
+    again = tmp_path / "elsewhere" / "out"
+    build(seeds_copy, again, settings)
+    for path in sorted(built.glob("issues/*/*")):
+        assert (again / path.relative_to(built)).read_bytes() == path.read_bytes(), path
+
+
+def test_no_line_in_any_message_exceeds_998_characters(built: Path) -> None:
+    for path in built.glob("issues/*/issue.eml"):
+        # RFC 5322 §2.1.1
+        assert max(len(line) for line in path.read_bytes().splitlines()) <= 998, path
+
+
+def test_every_issue_stays_under_gmail_clipping_size(built: Path, digests: list[Digest]) -> None:
+    for digest in digests:
+        size = (built / "issues" / digest.slug / "email.html").stat().st_size
+        assert size < GMAIL_CLIP_BYTES, f"{digest.slug}: {size} bytes"
+
+
+def test_images_have_absolute_urls_alt_text_and_outlook_width(built: Path) -> None:
+    for path in built.glob("issues/*/email.html"):
+        page = lxml.html.fromstring(path.read_bytes())
+        images = page.xpath("//img")
+        assert images, path
+        for image in images:
+            assert image.get("src").startswith("https://")
+            assert image.get("alt")
+            assert image.get("width") == "560"
+
+
+def test_every_link_is_absolute(built: Path) -> None:
+    for path in built.glob("issues/*/email.html"):
+        for href in lxml.html.fromstring(path.read_bytes()).xpath("//a/@href"):
+            assert href.startswith(("https://", "http://", "mailto:")), (path, href)
+
+
+def test_every_element_with_a_class_carries_its_style_inline(built: Path) -> None:
+    page = lxml.html.fromstring((built / "issues/2024-02-22/email.html").read_bytes())
+    classed = page.xpath("//body//*[@class]")
+    assert len(classed) > 100
+    bare = [lxml.html.tostring(e)[:80] for e in classed if not (e.get("style") or "").strip()]
+    assert bare == []
+
+
+def test_only_media_queries_and_dark_mode_stay_in_head(built: Path) -> None:
+    page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
+    styles = page.xpath("//style")
+    assert len(styles) == 1  # the MSO <style> is inside a conditional comment
+    css = styles[0].text_content()
+    assert "@media (prefers-color-scheme: dark)" in css
+    assert "@media screen and (max-width: 600px)" in css
+    assert "[data-ogsc] .paper-link" in css
+    assert "[data-ogsb] .card" in css
+    assert "!important" in css  # premailer must not strip it
+    outside_media = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", css)
+    selectors = re.findall(r"([^{}]+)\{", outside_media)
+    assert selectors
+    for selector in selectors:
+        # only Outlook.com's dark-mode hooks and client resets; layout rules are inline
+        assert selector.strip().startswith(("[data-og", ":root", "a[x-apple")), selector
+
+
+def test_dark_mode_and_outlook_hints_are_declared(built: Path) -> None:
+    html = (built / "issues/2024-05-22/email.html").read_text("utf-8")
+    assert '<html lang="ko"' in html
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert '<meta name="supported-color-schemes" content="light dark">' in html
+    assert "<o:PixelsPerInch>96</o:PixelsPerInch>" in html
+    assert '<!--[if mso]><table role="presentation" width="640"' in html
+    assert "max-width:640px" in html
+
+
+def test_email_has_no_scripts_videos_or_external_stylesheets(built: Path) -> None:
+    for path in built.glob("issues/*/email.html"):
+        page = lxml.html.fromstring(path.read_bytes())
+        assert page.xpath("//script | //video | //link | //iframe | //form") == [], path
+
+
+def test_video_entry_becomes_link_in_email(built: Path, digests: list[Digest]) -> None:
+    paper = next(p for p in by_date(digests, "2024-02-22").papers if p.video_url)
+    html = (built / "issues/2024-02-22/email.html").read_text("utf-8")
+    page = lxml.html.fromstring(html)
+    links = page.xpath(f'//a[@href="{paper.video_url}"]')
+    assert [link.text_content() for link in links] == ["▶ 영상 보기"]
+    text = (built / "issues/2024-02-22/email.txt").read_text("utf-8")
+    assert f"▶ 영상 보기: {paper.video_url}" in text
+
+
+def test_text_part_carries_every_paper_title_and_link(built: Path, digests: list[Digest]) -> None:
+    for digest in digests:
+        text, _ = parts(issue(built, digest.slug))
+        for paper in digest.papers:
+            assert paper.title in text
+            assert paper.link in text
+        assert digest.slug in text or str(digest.date.year) in text
+        assert "https://papers.example.org/unsubscribe" in text
+
+
+def test_html_links_every_paper_title_and_shows_votes(built: Path, digests: list[Digest]) -> None:
+    digest = by_date(digests, "2024-04-16")
+    page = lxml.html.fromstring((built / "issues/2024-04-16/email.html").read_bytes())
+    titles = [(a.text_content(), a.get("href")) for a in page.xpath("//h2/a")]
+    assert titles == [(paper.title, paper.link) for paper in digest.papers]
+    votes = [span.text_content() for span in page.xpath('//span[@class="votes"]')]
+    assert votes == [f"▲ {paper.votes}" for paper in digest.papers]
+
+
+def test_long_author_list_is_cut_with_count_of_the_rest(digests: list[Digest]) -> None:
+    paper = next(p for p in by_date(digests, "2024-02-22").papers if len(p.authors) == 22)
+    line = mail.author_line(paper)
+    assert line.endswith(" 외 17명")
+    assert line.startswith(", ".join(paper.authors[:5]))
+
+
+def test_author_list_the_digest_cut_short_ends_with_etc(digests: list[Digest]) -> None:
+    paper = dataclasses.replace(
+        by_date(digests, "2024-05-22").papers[0], authors=("A", "B"), authors_truncated=True
+    )
+    assert mail.author_line(paper) == "A, B 등"
+
+
+def test_preheader_lists_the_days_top_papers_hidden(built: Path, digests: list[Digest]) -> None:
+    digest = by_date(digests, "2024-05-22")
+    page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
+    (preheader,) = page.xpath('//div[@class="preheader"]')
+    assert "display:none" in preheader.get("style")
+    assert preheader.text_content().startswith(
+        "오늘의 논문 6편 · " + " · ".join(p.title for p in digest.top_papers[:3])
+    )
+
+
+def test_view_in_browser_and_unsubscribe_links(built: Path, settings: Settings) -> None:
+    page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
+    hrefs = page.xpath("//a/@href")
+    assert settings.issue_url("2024-05-22") in hrefs
+    assert hrefs[-1] == "https://papers.example.org/unsubscribe"
+
+
+def _golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    assert actual == path.read_text(encoding="utf-8"), f"{name} changed; UPDATE_GOLDEN=1 to accept"
+
+
+def test_golden_text_and_decoded_html_of_one_issue(built: Path) -> None:
+    text, html = parts(issue(built, "2024-05-22"))
+    _golden("2024-05-22.email.txt", text)
+    _golden("2024-05-22.email.html", html)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_email_fits_phone_and_desktop_widths_without_horizontal_scroll(
+    built: Path, scheme: str
+) -> None:
+    from tests.browser import chromium
+
+    screenshots = Path(__file__).resolve().parent.parent / "screenshots"
+    screenshots.mkdir(exist_ok=True)
+    html = (built / "issues/2024-02-22/email.html").read_text("utf-8")
+    with chromium() as browser:
+        for width in (600, 375):
+            page = browser.new_page(  # type: ignore[attr-defined]
+                viewport={"width": width, "height": 900}, color_scheme=scheme
+            )
+            page.route("**/*", lambda route: route.abort())  # thumbnails stay offline
+            page.set_content(html, wait_until="domcontentloaded")
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"{scheme} {width}px: scrollWidth {scroll_width}"
+            page.screenshot(path=str(screenshots / f"email-{width}-{scheme}.png"), full_page=False)
+            page.close()
