@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a problem in the user's input, 2 a usage error (typer's
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 from pathlib import Path
@@ -41,7 +42,7 @@ def fail(error: NewsletterError) -> typer.Exit:
     return typer.Exit(1)
 
 
-class CheckFormat(str, enum.Enum):
+class CheckFormat(enum.StrEnum):
     text = "text"
     github = "github"
 
@@ -146,8 +147,5 @@ def serve(
     host, actual_port = server.server_address[:2]
     prefix = serve_module.site_prefix(settings)
     typer.echo(f"serving {output} at http://{host!s}:{actual_port}{prefix} (Ctrl-C stops)")
-    with server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+    with server, contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()

@@ -55,7 +55,9 @@ def read_page(path: Path) -> Page:
     return page
 
 
-def broken_links(output: Path, page_path: str, base_url: str, allowed_missing: set[str]) -> list[str]:
+def broken_links(
+    output: Path, page_path: str, base_url: str, allowed_missing: set[str]
+) -> list[str]:
     """Links on one page that neither reach a file (and fragment) in `output` nor leave the
     site for an absolute http(s) URL. `page_path` is the page's path inside the output."""
     page_url = base_url + page_path

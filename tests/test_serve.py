@@ -18,7 +18,9 @@ BASE_URL = "https://someone.github.io/newsletter/"  # a Pages project site: a pa
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: Settings) -> Iterator[str]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: Settings
+) -> Iterator[str]:
     output = tmp_path_factory.mktemp("serve") / "public"
     build(seeds_dir, output, settings)
     command = [sys.executable, "-m", "newsletter", "serve", "--output", str(output), "--port", "0"]
@@ -49,7 +51,7 @@ def test_served_site_shows_the_index_and_an_issue_page(served: str) -> None:
     status, _, index = fetch(served)
     assert status == 200 and b"issues/2024-05-22/" in index
     status, _, issue = fetch(served + "issues/2024-05-22/")
-    assert status == 200 and "Your Transformer is Secretly Linear".encode() in issue
+    assert status == 200 and b"Your Transformer is Secretly Linear" in issue
 
 
 def test_server_root_redirects_to_the_site_path(served: str) -> None:

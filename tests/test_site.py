@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import chromium
+from site_pages import broken_links, read_page, snapshot
 
 from newsletter import site
 from newsletter.build import build
@@ -16,8 +19,6 @@ from newsletter.config import Settings
 from newsletter.errors import DigestError
 from newsletter.model import Digest, Paper
 from newsletter.serve import preview_server
-from browser import chromium
-from site_pages import broken_links, read_page, snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 FEED_FILES = {"feed.xml", "rss.xml", "feed.json"}
@@ -127,7 +128,7 @@ def test_pages_are_accessible_html5(output: Path, settings: Settings) -> None:
         assert page.all("main") and page.all("header") and page.all("footer"), path
         levels = [int(tag[1]) for tag, _ in page.elements if tag in ("h1", "h2", "h3")]
         assert levels[0] == 1 and levels.count(1) == 1, path
-        assert all(after - before <= 1 for before, after in zip(levels, levels[1:])), path
+        assert all(after - before <= 1 for before, after in itertools.pairwise(levels)), path
         assert all(img.get("alt") for img in page.all("img")), path
 
 
@@ -239,9 +240,11 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
                 # Stand-in images: the tests never reach the network.
                 page.route(
                     "**/*",
-                    lambda route: route.continue_()
-                    if route.request.url.startswith(served)
-                    else route.fulfill(body=PLACEHOLDER, content_type="image/svg+xml"),
+                    lambda route: (
+                        route.continue_()
+                        if route.request.url.startswith(served)
+                        else route.fulfill(body=PLACEHOLDER, content_type="image/svg+xml")
+                    ),
                 )
                 for path, titles in expected_titles.items():
                     page.goto(served + path)
