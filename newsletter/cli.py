@@ -5,6 +5,8 @@ Exit codes: 0 success, 1 a problem in the user's input, 2 a usage error (typer's
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import json
 import os
 import sys
@@ -17,9 +19,10 @@ import typer
 
 from newsletter import build as build_module
 from newsletter import send as send_module
+from newsletter import serve as serve_module
 from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
 from newsletter.config import load_settings
-from newsletter.errors import DigestError, NewsletterError, SendError
+from newsletter.errors import DigestError, NewsletterError, Problem, SendError
 from newsletter.model import digest_as_dict
 from newsletter.parse import parse_file, parse_files
 
@@ -45,14 +48,30 @@ def fail(error: NewsletterError) -> typer.Exit:
     return typer.Exit(1)
 
 
+class CheckFormat(enum.StrEnum):
+    text = "text"
+    github = "github"
+
+
 @app.command()
 def check(
     paths: Annotated[list[Path] | None, typer.Argument(help="Digest files or folders.")] = None,
+    output_format: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            help="How to print problems: text (path:line: message) or github "
+            "(workflow commands that GitHub Actions shows as annotations on the file).",
+        ),
+    ] = CheckFormat.text,
 ) -> None:
     """Check digests (default: seeds/); print a summary per digest or every problem."""
     try:
         digests = parse_files(paths or [Path("seeds")])
     except DigestError as error:
+        if output_format is CheckFormat.github:
+            for problem in error.problems:
+                typer.echo(github_annotation(problem))
         raise fail(error) from None
     for digest in digests:
         typer.echo(
@@ -62,6 +81,19 @@ def check(
     if not digests:
         typer.echo("no digest files found", err=True)
         raise typer.Exit(1)
+
+
+def github_annotation(problem: Problem) -> str:
+    """`::error file=…,line=…::message`, escaped as the GitHub Actions runner unescapes it
+    (actions/toolkit, command.ts: `%`, CR, LF everywhere; also `:` and `,` in properties)."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    return f"::error file={prop(problem.path)},line={problem.line}::{data(problem.message)}"
 
 
 @app.command()
@@ -216,3 +248,25 @@ def _print_report(report: send_module.Report, plan: send_module.Plan) -> None:
     for status, label in (("refused", "refused (permanent)"), ("failed", "failed (temporary)")):
         for outcome in report.with_status(status):
             typer.echo(f"  {label}: {outcome.address}: {outcome.reply}", err=True)
+
+
+@app.command()
+def serve(
+    output: OutputOption = Path("public"),
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")
+    ] = 8000,
+    base_url: BaseUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Preview the built site on 127.0.0.1, under the base URL's path (Ctrl-C stops)."""
+    try:
+        settings = load_settings(config, base_url=base_url)
+        server = serve_module.preview_server(output, settings, port)
+    except NewsletterError as error:
+        raise fail(error) from None
+    host, actual_port = server.server_address[:2]
+    prefix = serve_module.site_prefix(settings)
+    typer.echo(f"serving {output} at http://{host!s}:{actual_port}{prefix} (Ctrl-C stops)")
+    with server, contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()

@@ -1,18 +1,108 @@
-"""Web archive pages. Not written yet: issue 5."""
+"""Web archive pages: the index of every issue, one page per issue, a 404 page, a style sheet.
+
+Pages link to each other with relative URLs, so the same output works under `newsletter
+serve`, on a GitHub Pages project site (a base URL with a path) and from disk. Only what
+must be absolute is: canonical and Open Graph URLs, and every link on `404.html`, which
+GitHub Pages serves at whatever path was missing.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from newsletter.config import Settings
-from newsletter.model import Digest
+from newsletter.markup import inline_text
+from newsletter.model import Digest, Paper
+from newsletter.templating import environment
+
+TOP_PAPERS_ON_INDEX = 3
+DESCRIPTION_LIMIT = 200  # Open Graph descriptions are cut by most previews near here
+
+
+@dataclass(frozen=True)
+class Month:
+    """The issues of one calendar month, newest first."""
+
+    year: int
+    month: int
+    digests: tuple[Digest, ...]
+
+    @property
+    def slug(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def issue_path(digest: Digest) -> str:
+    return f"issues/{digest.slug}/"
 
 
 def issue_page_files(
     digest: Digest, previous: Digest | None, following: Digest | None, settings: Settings
 ) -> dict[str, bytes]:
-    return {}
+    page = _render(
+        "site/issue.html",
+        settings,
+        root="../../",
+        canonical_url=settings.issue_url(digest.slug),
+        digest=digest,
+        previous=previous,
+        following=following,
+        og_image=top_thumbnail(digest),
+        description=issue_description(digest),
+    )
+    return {f"{issue_path(digest)}index.html": page}
 
 
 def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes]:
-    return {}
+    return {
+        "index.html": _render(
+            "site/index.html",
+            settings,
+            root="",
+            canonical_url=settings.url(),
+            months=months_newest_first(digests),
+            top_count=TOP_PAPERS_ON_INDEX,
+        ),
+        # GitHub Pages serves this page at any missing path: relative links would break.
+        "404.html": _render("site/404.html", settings, root=settings.url(), canonical_url=""),
+        "style.css": _render("site/style.css", settings),
+    }
+
+
+def months_newest_first(digests: Sequence[Digest]) -> list[Month]:
+    newest_first = sorted(digests, key=lambda digest: digest.date, reverse=True)
+    return [
+        Month(year, month, tuple(group))
+        for (year, month), group in itertools.groupby(
+            newest_first, key=lambda digest: (digest.date.year, digest.date.month)
+        )
+    ]
+
+
+def top_thumbnail(digest: Digest) -> str | None:
+    """The thumbnail of the most voted paper that has one: the issue's preview image."""
+    return next((p.thumbnail_url for p in digest.top_papers if p.thumbnail_url), None)
+
+
+def issue_description(digest: Digest) -> str:
+    """A plain-text summary for link previews: the first bullet of the most voted paper."""
+    top: Paper = digest.top_papers[0]
+    text = inline_text(top.bullets[0]) if top.bullets else top.title
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+def _render(template: str, settings: Settings, **context: object) -> bytes:
+    env = environment(settings)
+    text = env.get_template(template).render(settings=settings, weekday=_weekday, **context)
+    return text.encode("utf-8")
+
+
+# The page labels are Korean, like the digests; a user template can change both.
+_WEEKDAYS = "월화수목금토일"
+
+
+def _weekday(date: dt.date) -> str:
+    return _WEEKDAYS[date.weekday()]

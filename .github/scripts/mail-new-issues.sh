@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Mail each issue the push added (see added-digests.sh), from the built site in $1.
+# SMTP settings come from NEWSLETTER_SMTP_* and the recipients (one a line) from
+# NEWSLETTER_RECIPIENTS; without a host or recipients, say so and mail nobody.
+# `newsletter send` keeps a ledger, so running this twice mails nobody twice.
+set -euo pipefail
+
+output="${1:-public}"
+
+if [[ "${EVENT_NAME:-}" == "workflow_dispatch" ]]; then
+  echo "::notice::started by hand: the site is rebuilt, no issue is mailed"
+  exit 0
+fi
+
+dates="$(.github/scripts/added-digests.sh)"
+if [[ -z "$dates" ]]; then
+  echo "::notice::this push added no digest; nothing to mail"
+  exit 0
+fi
+if [[ -z "${NEWSLETTER_SMTP_HOST:-}" || -z "${NEWSLETTER_RECIPIENTS:-}" ]]; then
+  echo "::notice::not mailing $(echo "$dates" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_RECIPIENTS to mail new issues"
+  exit 0
+fi
+
+recipients="$(mktemp)"
+trap 'rm -f "$recipients"' EXIT
+printf '%s\n' "$NEWSLETTER_RECIPIENTS" >"$recipients"
+unset NEWSLETTER_RECIPIENTS
+
+status=0
+while IFS= read -r date; do
+  echo "mailing the issue of $date"
+  newsletter send "$date" --recipients "$recipients" --output "$output" || status=1
+done <<<"$dates"
+exit "$status"
