@@ -263,6 +263,7 @@ def _feed_generator(
 ) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
+    generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
     generator.id(feed_id(settings))
     generator.title(settings.title)
     generator.subtitle(settings.subtitle)
@@ -315,6 +316,18 @@ class _ArchiveMarker(BaseExtension):  # type: ignore[misc]
     def extend_atom(self, feed: Any) -> Any:
         xml_elem(f"{{{HISTORY_NAMESPACE}}}archive", feed)
         return feed
+
+
+class _EntryLinkAttributes(BaseEntryExtension):  # type: ignore[misc]
+    """feedgen 1.0 writes an entry's <link> without its rel and type (it reads them back from
+    the new element). An entry's only link is its issue page: say so explicitly."""
+
+    def extend_atom(self, entry: Any) -> Any:
+        # feedgen builds entries without a namespace; the feed's default xmlns applies later.
+        for link in entry.iterfind("link"):
+            link.set("rel", "alternate")
+            link.set("type", "text/html")
+        return entry
 
 
 class _NoEntryExtension(BaseEntryExtension):  # type: ignore[misc]

@@ -127,6 +127,13 @@ def test_atom_feed_lists_every_issue_newest_first_with_id_title_link_and_dates(
         assert entry.title.startswith(f"{digest.slug} · {digest.top_papers[0].title}")
 
 
+def test_entry_links_to_its_issue_page_as_alternate_html(public: Path) -> None:
+    for entry in atom_entries(public / "feed.xml"):
+        [link] = entry.findall(f"{ATOM}link")
+        assert (link.get("rel"), link.get("type")) == ("alternate", "text/html")
+        assert link.get("href").startswith("https://papers.example.org/newsletter/issues/")
+
+
 def test_entry_title_names_the_top_paper_by_votes_and_how_many_others(public: Path) -> None:
     titles = [entry.findtext(f"{ATOM}title") for entry in atom_entries(public / "feed.xml")]
     assert titles[0] == "2024-05-22 · Your Transformer is Secretly Linear 외 5편"
