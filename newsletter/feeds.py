@@ -21,6 +21,7 @@ from feedgen.util import xml_elem
 import newsletter.build as build_module  # a module reference: build.py imports this module
 from newsletter import __version__
 from newsletter.config import Settings
+from newsletter.markup import escape
 from newsletter.model import Digest
 from newsletter.templating import environment
 
@@ -293,7 +294,9 @@ def _fill_feedgen_entry(target: FeedEntry, entry: IssueEntry) -> None:
     target.published(entry.published)
     target.updated(entry.updated)
     target.content(entry.content_html, type="html")
-    target.summary(entry.summary)
+    # RSS readers treat <description> as HTML (feedgen copies the summary there), so plain
+    # text goes out HTML-escaped, declared as such for Atom (RFC 4287 §3.1.1.2).
+    target.summary(escape(entry.summary), type="html")
     for category in entry.categories:
         target.category(term=category.term, label=category.label)
     if entry.thumbnail_url:

@@ -183,9 +183,8 @@ def test_entry_content_is_clean_markup_with_absolute_urls_only(public: Path) -> 
 
 
 def test_entry_summary_is_plain_text_naming_the_top_papers(public: Path) -> None:
-    summary = atom_entries(public / "feed.xml")[0].find(f"{ATOM}summary")
-    assert summary is not None and summary.get("type") in (None, "text")
-    assert summary.text == (
+    summary = parse_feed(public / "feed.xml").entries[0].summary
+    assert summary == (
         "Your Transformer is Secretly Linear (추천 55) · "
         "Diffusion for World Modeling: Visual Details Matter in Atari (추천 13) · "
         "Face Adapter for Pre-Trained Diffusion Models with Fine-Grained ID and Attribute "
@@ -439,6 +438,11 @@ def test_markup_in_titles_and_bullets_stays_inert_text(malicious_public: Path) -
     assert title in text
     assert 'Intro <script>alert("bullet")</script> raw tag' in text
     assert "A stray ]]> end of CDATA and <![CDATA[ start" in text
+    # RSS readers render <description> as HTML: the summary's markup must arrive escaped.
+    description = etree.parse(str(malicious_public / "rss.xml")).findtext(
+        "channel/item/description"
+    )
+    assert "&lt;script&gt;" in description and "<script>" not in description
     item = json.loads((malicious_public / "feed.json").read_bytes())["items"][0]
     assert item["title"] == f"2024-06-01 · {title}"
     assert "<script>" not in item["content_html"]
