@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -14,6 +15,10 @@ from urllib.parse import urlsplit
 from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
+# RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
+_TAGGING_ENTITY = re.compile(
+    r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,9 @@ class Settings:
     language: str = "ko"
     timezone: str = "Asia/Seoul"
     feed_entries: int = 30
+    # RFC 4151 tagging entity ("name,date") for feed and entry ids. Deliberately not the
+    # base_url's host: ids must survive the site moving. Set it once, never change it.
+    feed_id_authority: str = "daily-papers-newsletter.invalid,2024"
     email_from: str = "Daily Papers <newsletter@example.org>"
     unsubscribe_url: str = ""  # RFC 8058 one-click endpoint (HTTPS, accepts POST)
     unsubscribe_mailto: str = ""
@@ -114,6 +122,12 @@ def _validate(settings: Settings) -> list[str]:
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
+    if not _TAGGING_ENTITY.fullmatch(settings.feed_id_authority):
+        problems.append(
+            "setting 'feed_id_authority' must be a lower-case domain or e-mail address you own, "
+            f"a comma and a date you owned it on (e.g. 'example.org,2024'), "
+            f"found {settings.feed_id_authority!r}"
+        )
     if settings.send_rate <= 0:
         problems.append(f"setting 'send_rate' must be above 0, found {settings.send_rate}")
     if not settings.language or not settings.language.replace("-", "").isalnum():

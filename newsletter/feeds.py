@@ -1,15 +1,337 @@
-"""Atom, RSS 2.0 and JSON Feed from the model (feedgen). Not written yet: see issue 3."""
+"""Atom 1.0 with RFC 5005 archive pages, RSS 2.0 and JSON Feed 1.1 from the model.
+
+Each digest becomes one `IssueEntry`, built once; feedgen serialises the entries to Atom and
+RSS, `json` to JSON Feed. Everything here is pure: output depends only on the arguments and
+the templates (no clock: feedgen's `now()` defaults are always overridden).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+
+import newsletter.build as build_module  # a module reference: build.py imports this module
+from newsletter import __version__
 from newsletter.config import Settings
+from newsletter.markup import escape
 from newsletter.model import Digest
+from newsletter.templating import environment
+
+FEED_PATH = "feed.xml"
+RSS_PATH = "rss.xml"
+JSON_FEED_PATH = "feed.json"
+ARCHIVE_FOLDER = "feeds/archive"
+ATOM_TYPE = "application/atom+xml"
+RSS_TYPE = "application/rss+xml"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+HISTORY_NAMESPACE = "http://purl.org/syndication/history/1.0"  # RFC 5005 §5
+GENERATOR = "daily-papers-newsletter"
+DAILY_PAPERS_CATEGORY = ("daily-papers", "Daily Papers")
+
+
+@dataclass(frozen=True)
+class Category:
+    term: str
+    label: str
+
+
+@dataclass(frozen=True)
+class IssueEntry:
+    """One digest as a feed entry, in every format's terms; all text is plain except
+    `content_html`, which the template rendered and `markup.py` sanitised."""
+
+    id: str
+    title: str
+    link: str
+    published: dt.datetime
+    updated: dt.datetime
+    content_html: str
+    summary: str
+    categories: tuple[Category, ...]
+    thumbnail_url: str | None
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    """One RFC 5005 archive document: `entries` newest first. A full page is final: its
+    entries and links (including `next-archive`) never change as digests arrive."""
+
+    number: int
+    entries: tuple[IssueEntry, ...]
+    full: bool
+    updated: dt.datetime
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    rel: str
+    type: str | None = None
 
 
 def feed_files(
     digests: Sequence[Digest], settings: Settings, updated: Mapping[dt.date, dt.datetime]
 ) -> dict[str, bytes]:
-    return {}
+    """feed.xml (newest `feed_entries`), its archive pages, rss.xml and feed.json.
+
+    `digests` are oldest first; `updated` gives each digest's last change (from git)."""
+    if not digests:
+        return {}  # no entry, so no `updated` a rebuild could reproduce
+    entries = [issue_entry(digest, settings, updated.get(digest.date)) for digest in digests]
+    current = tuple(reversed(entries[-settings.feed_entries :]))
+    pages = archive_pages(entries, settings.feed_entries)
+    files = {
+        FEED_PATH: subscription_atom(current, pages[-1] if pages else None, settings),
+        RSS_PATH: rss_feed(current, settings),
+        JSON_FEED_PATH: json_feed(current, settings),
+    }
+    for page in pages:
+        files[archive_path(page.number)] = archive_page_atom(page, settings)
+    return files
+
+
+def issue_entry(digest: Digest, settings: Settings, updated: dt.datetime | None) -> IssueEntry:
+    published = build_module.published_time(digest, settings)
+    thumbnails = [paper.thumbnail_url for paper in digest.top_papers if paper.thumbnail_url]
+    return IssueEntry(
+        id=entry_id(digest, settings),
+        title=issue_title(digest),
+        link=settings.issue_url(digest.slug),
+        published=published,
+        # Shown in the configured zone whatever zone git reported, so the bytes are stable.
+        updated=(updated or published).astimezone(settings.zone),
+        content_html=issue_content_html(digest, settings),
+        summary=issue_summary(digest),
+        categories=(
+            Category(*DAILY_PAPERS_CATEGORY),
+            Category(f"{digest.date:%Y-%m}", f"{digest.date.year}년 {digest.date.month}월"),
+        ),
+        thumbnail_url=thumbnails[0] if thumbnails else None,
+    )
+
+
+def feed_id(settings: Settings) -> str:
+    # RFC 4151 tag URI from a fixed authority: the id survives the site moving (RFC 4287 §4.2.6).
+    return f"tag:{settings.feed_id_authority}:feed"
+
+
+def entry_id(digest: Digest, settings: Settings) -> str:
+    """The digest's date, not its file name: renaming a seed keeps the id (RFC 4287 §4.2.6)."""
+    return f"tag:{settings.feed_id_authority}:issue/{digest.date.isoformat()}"
+
+
+def issue_title(digest: Digest) -> str:
+    """`2024-05-22 · <top paper by votes> 외 5편`, plain text."""
+    title = f"{digest.date.isoformat()} · {digest.top_papers[0].title}"
+    others = len(digest.papers) - 1
+    return f"{title} 외 {others}편" if others else title
+
+
+def issue_summary(digest: Digest, shown: int = 3) -> str:
+    """The day's top papers with their votes, plain text."""
+    top = digest.top_papers[:shown]
+    summary = " · ".join(f"{paper.title} (추천 {paper.votes})" for paper in top)
+    others = len(digest.papers) - len(top)
+    return f"{summary} 외 {others}편" if others else summary
+
+
+def issue_content_html(digest: Digest, settings: Settings) -> str:
+    template = environment(settings).get_template("feed/issue.html")
+    return template.render(digest=digest, issue_url=settings.issue_url(digest.slug))
+
+
+def archive_pages(entries: Sequence[IssueEntry], page_size: int) -> list[ArchivePage]:
+    """Entries older than the subscription feed's newest `page_size`, in pages of
+    `page_size` counted from the oldest entry, so a full page never changes again.
+
+    A full page links `next-archive` to the page after it, so that page always exists,
+    even when it has no entry yet (the archive then ends on an exact page boundary)."""
+    archived = entries[: max(0, len(entries) - page_size)]
+    if not archived:
+        return []
+    pages: list[ArchivePage] = []
+    for index in range(len(archived) // page_size + 1):
+        chunk = archived[index * page_size : (index + 1) * page_size]
+        pages.append(
+            ArchivePage(
+                number=index + 1,
+                entries=tuple(reversed(chunk)),
+                full=len(chunk) == page_size,
+                updated=max(
+                    (entry.updated for entry in chunk),
+                    default=pages[-1].updated if pages else archived[-1].updated,
+                ),
+            )
+        )
+    return pages
+
+
+def archive_path(number: int) -> str:
+    return f"{ARCHIVE_FOLDER}/{number:04d}.xml"
+
+
+def archive_page_atom(page: ArchivePage, settings: Settings) -> bytes:
+    """One archive document; depends only on the page and the settings (cacheable)."""
+    # RFC 5005 §4: archives link to the subscription document and their neighbours.
+    links = [
+        Link(settings.url(archive_path(page.number)), "self", ATOM_TYPE),
+        Link(settings.url(), "alternate", "text/html"),
+        Link(settings.url(FEED_PATH), "current", ATOM_TYPE),
+    ]
+    if page.number > 1:
+        links.append(Link(settings.url(archive_path(page.number - 1)), "prev-archive", ATOM_TYPE))
+    if page.full:
+        links.append(Link(settings.url(archive_path(page.number + 1)), "next-archive", ATOM_TYPE))
+    generator = _feed_generator(page.entries, settings, links, page.updated)
+    # RFC 5005 §4: fh:archive marks an archive document, whose entries do not change.
+    generator.register_extension("history", _ArchiveMarker, _NoEntryExtension, rss=False)
+    return bytes(generator.atom_str(pretty=True))
+
+
+def subscription_atom(
+    entries: Sequence[IssueEntry], newest_archive: ArchivePage | None, settings: Settings
+) -> bytes:
+    links = [
+        Link(settings.url(FEED_PATH), "self", ATOM_TYPE),
+        Link(settings.url(), "alternate", "text/html"),
+    ]
+    if newest_archive is not None:
+        # RFC 5005 §4: the subscription document leads to the whole history.
+        links.append(
+            Link(settings.url(archive_path(newest_archive.number)), "prev-archive", ATOM_TYPE)
+        )
+    generator = _feed_generator(entries, settings, links, _newest_update(entries))
+    return bytes(generator.atom_str(pretty=True))
+
+
+def rss_feed(entries: Sequence[IssueEntry], settings: Settings) -> bytes:
+    # feedgen takes the channel <link> from the last link given: the site comes last.
+    links = [Link(settings.url(RSS_PATH), "self", RSS_TYPE), Link(settings.url(), "alternate")]
+    generator = _feed_generator(entries, settings, links, _newest_update(entries))
+    generator.lastBuildDate(_newest_update(entries))  # feedgen's default is now()
+    if settings.author_email:
+        generator.managingEditor(f"{settings.author_email} ({settings.author_name})")
+    return bytes(generator.rss_str(pretty=True))
+
+
+def json_feed(entries: Sequence[IssueEntry], settings: Settings) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+    document: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": settings.title,
+        "home_page_url": settings.url(),
+        "feed_url": settings.url(JSON_FEED_PATH),
+        "description": settings.subtitle,
+        "language": settings.language,
+        "authors": [{"name": settings.author_name}],
+    }
+    if settings.icon:
+        document["favicon"] = settings.icon
+    document["items"] = [_json_item(entry) for entry in entries]
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _json_item(entry: IssueEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": entry.id,
+        "url": entry.link,
+        "title": entry.title,
+        "content_html": entry.content_html,
+        "summary": entry.summary,
+    }
+    if entry.thumbnail_url:
+        item["image"] = entry.thumbnail_url
+    item["date_published"] = entry.published.isoformat()
+    item["date_modified"] = entry.updated.isoformat()
+    item["tags"] = [category.label for category in entry.categories]
+    return item
+
+
+def _newest_update(entries: Sequence[IssueEntry]) -> dt.datetime:
+    return max(entry.updated for entry in entries)
+
+
+def _feed_generator(
+    entries: Sequence[IssueEntry], settings: Settings, links: Sequence[Link], updated: dt.datetime
+) -> FeedGenerator:
+    generator = FeedGenerator()
+    generator.load_extension("media", atom=True, rss=True)
+    generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
+    generator.id(feed_id(settings))
+    generator.title(settings.title)
+    generator.subtitle(settings.subtitle)
+    generator.language(settings.language)
+    generator.updated(updated)  # RFC 4287 §4.2.15; feedgen's default would be now()
+    author = {"name": settings.author_name}
+    if settings.author_email:
+        author["email"] = settings.author_email
+    generator.author(author)
+    generator.generator(GENERATOR, version=__version__)
+    if settings.icon:
+        generator.icon(settings.icon)
+    if settings.logo:
+        generator.logo(settings.logo)
+    for link in links:
+        generator.link(_link_fields(link))
+    for entry in entries:
+        # feedgen prepends by default; entries arrive newest first and must stay so.
+        _fill_feedgen_entry(generator.add_entry(order="append"), entry)
+    return generator
+
+
+def _fill_feedgen_entry(target: FeedEntry, entry: IssueEntry) -> None:
+    target.id(entry.id)  # also the RSS guid, isPermaLink="false"
+    target.title(entry.title)
+    target.link(href=entry.link, rel="alternate", type="text/html")
+    target.published(entry.published)
+    target.updated(entry.updated)
+    target.content(entry.content_html, type="html")
+    # RSS readers treat <description> as HTML (feedgen copies the summary there), so plain
+    # text goes out HTML-escaped, declared as such for Atom (RFC 4287 §3.1.1.2).
+    target.summary(escape(entry.summary), type="html")
+    for category in entry.categories:
+        target.category(term=category.term, label=category.label)
+    if entry.thumbnail_url:
+        target.media.thumbnail(url=entry.thumbnail_url, group=None)
+
+
+def _link_fields(link: Link) -> dict[str, str]:
+    fields = {"href": link.href, "rel": link.rel}
+    if link.type:
+        fields["type"] = link.type
+    return fields
+
+
+class _ArchiveMarker(BaseExtension):  # type: ignore[misc]
+    """Adds RFC 5005's `<fh:archive/>` to an Atom feed."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NAMESPACE}
+
+    def extend_atom(self, feed: Any) -> Any:
+        xml_elem(f"{{{HISTORY_NAMESPACE}}}archive", feed)
+        return feed
+
+
+class _EntryLinkAttributes(BaseEntryExtension):  # type: ignore[misc]
+    """feedgen 1.0 writes an entry's <link> without its rel and type (it reads them back from
+    the new element). An entry's only link is its issue page: say so explicitly."""
+
+    def extend_atom(self, entry: Any) -> Any:
+        # feedgen builds entries without a namespace; the feed's default xmlns applies later.
+        for link in entry.iterfind("link"):
+            link.set("rel", "alternate")
+            link.set("type", "text/html")
+        return entry
+
+
+class _NoEntryExtension(BaseEntryExtension):  # type: ignore[misc]
+    """feedgen registers every feed extension on entries too; this one adds nothing there."""
