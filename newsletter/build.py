@@ -213,11 +213,6 @@ def neighbours(digests: Sequence[Digest]) -> Iterator[tuple[Digest, Digest | Non
         yield digest, previous, following
 
 
-def published_time(digest: Digest, settings: Settings) -> dt.datetime:
-    """Midnight of the digest's date in the configured time zone."""
-    return dt.datetime.combine(digest.date, dt.time(0, 0), tzinfo=settings.zone)
-
-
 def source_times(
     digests: Sequence[Digest], seeds_dir: Path, settings: Settings
 ) -> dict[dt.date, dt.datetime]:
@@ -227,7 +222,7 @@ def source_times(
     commits = _last_commit_times(seeds_dir)
     times = {}
     for digest in digests:
-        published = published_time(digest, settings)
+        published = settings.published_time(digest.date)
         committed = commits.get(Path(digest.source_path).name)
         times[digest.date] = max(published, committed) if committed else published
     return times

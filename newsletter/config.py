@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import tomllib
 import zoneinfo
@@ -53,6 +54,10 @@ class Settings:
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def published_time(self, date: dt.date) -> dt.datetime:
+        """When an issue is published: midnight of its day in the configured zone, never now."""
+        return dt.datetime.combine(date, dt.time(0, 0), tzinfo=self.zone)
 
     def fingerprint(self) -> str:
         """Settings as a stable string, for cache keys."""

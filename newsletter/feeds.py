@@ -18,7 +18,6 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-import newsletter.build as build_module  # a module reference: build.py imports this module
 from newsletter import __version__
 from newsletter.config import Settings
 from newsletter.markup import escape
@@ -99,7 +98,7 @@ def feed_files(
 
 
 def issue_entry(digest: Digest, settings: Settings, updated: dt.datetime | None) -> IssueEntry:
-    published = build_module.published_time(digest, settings)
+    published = settings.published_time(digest.date)
     thumbnails = [paper.thumbnail_url for paper in digest.top_papers if paper.thumbnail_url]
     return IssueEntry(
         id=entry_id(digest, settings),

@@ -151,7 +151,7 @@ def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> E
     message["Subject"] = subject(digest)  # RFC 2047 encoded words, added by the policy
     message["From"] = settings.email_from
     message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
-    message["Date"] = format_datetime(publication_time(digest, settings))
+    message["Date"] = format_datetime(settings.published_time(digest.date))
     message["Message-ID"] = issue_message_id(digest, settings)
     message["List-Id"] = list_id(settings)
     message["List-Archive"] = f"<{settings.url()}>"
@@ -171,11 +171,6 @@ def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> E
     body_hash = hashlib.sha256((text + "\0" + html).encode("utf-8")).hexdigest()[:32]
     message.set_boundary(f"=_issue_{body_hash}")
     return message
-
-
-def publication_time(digest: Digest, settings: Settings) -> dt.datetime:
-    """Midnight of the digest's day in the configured zone: the issue's date, never now."""
-    return dt.datetime.combine(digest.date, dt.time(0, 0), tzinfo=settings.zone)
 
 
 def sender_domain(settings: Settings) -> str:
