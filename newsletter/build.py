@@ -69,6 +69,14 @@ class _IssueTask:
     cache_root: Path
 
 
+@dataclass(frozen=True)
+class _IssueOutput:
+    """What the cache keeps of one rendered issue: its files and its feed entry's HTML."""
+
+    files: FileList
+    feed_content: FileList
+
+
 def build(
     seeds_dir: Path,
     output_dir: Path,
@@ -87,44 +95,109 @@ def build(
     digests.sort(key=lambda digest: digest.date)
     updated = source_times(digests, seeds_dir, settings)
     context = hash_parts(code, settings.fingerprint(), template_fingerprint(settings))
-
-    used_keys = {source.key for source in sources}
-    used_blobs: set[str] = set()
-    rendered = 0
     with staged_output(output_dir) as stage:
-        plans: list[tuple[str, _IssueTask]] = []
-        for digest, previous, following in neighbours(digests):
-            key = hash_parts(
-                context,
-                source_key[digest.date],
-                source_key[previous.date] if previous else "",
-                source_key[following.date] if following else "",
-            )
-            plans.append((key, _IssueTask(digest, previous, following, settings, cache.root)))
-        cached = {key: cache.load(key) for key, _ in plans}
-        missing = [task for key, task in plans if not _usable(cached[key], cache)]
-        fresh = iter(_run(_render_issue, missing, workers))
-        for done, (key, _) in enumerate(plans, start=1):
-            listing = cached[key]
-            if not _usable(listing, cache):
-                listing = next(fresh)
-                cache.store(key, listing)
-                rendered += 1
-            assert isinstance(listing, dict)
-            stage.link(listing, cache)
-            used_keys.add(key)
-            used_blobs.update(sha for sha, _ in listing.values())
-            if progress:
-                progress(done, len(plans))
+        run = _CachedRender(cache, stage, context, source_key, settings)
+        run.used_keys.update(source.key for source in sources)
+        rendered = run.issues(digests, workers, progress)
         stage.write(site.site_files(digests, settings))
-        stage.write(feeds.feed_files(digests, settings, updated))
-    cache.prune(used_keys, used_blobs)
+        run.feeds(digests, updated)
+    cache.prune(run.used_keys, run.used_blobs)
     return BuildReport(
         issues=len(digests),
         rendered=rendered,
         reused=len(digests) - rendered,
         seconds=time.perf_counter() - started,
     )
+
+
+class _CachedRender:
+    """Renders what the cache lacks, links everything into the stage, and remembers which
+    cache entries and blobs this build used (the rest is pruned)."""
+
+    def __init__(
+        self,
+        cache: BuildCache,
+        stage: _Stage,
+        context: str,
+        source_key: Mapping[dt.date, str],
+        settings: Settings,
+    ) -> None:
+        self.cache, self.stage, self.context = cache, stage, context
+        self.source_key, self.settings = source_key, settings
+        self.used_keys: set[str] = set()
+        self.used_blobs: set[str] = set()
+        self.feed_content: dict[dt.date, FileList] = {}
+
+    def issues(
+        self, digests: Sequence[Digest], workers: int | None, progress: Progress | None
+    ) -> int:
+        """Each issue's email and page, rendered in a process pool when many are missing;
+        returns how many were rendered."""
+        plans = [
+            (
+                self._issue_key(digest, previous, following),
+                _IssueTask(digest, previous, following, self.settings, self.cache.root),
+            )
+            for digest, previous, following in neighbours(digests)
+        ]
+        cached = {key: self.cache.load(key) for key, _ in plans}
+        missing = [task for key, task in plans if not self._usable(cached[key])]
+        fresh = iter(_run(_render_issue, missing, workers))
+        for done, (key, task) in enumerate(plans, start=1):
+            output = cached[key]
+            if not self._usable(output):
+                output = next(fresh)
+                self.cache.store(key, output)
+            assert isinstance(output, _IssueOutput)
+            self._link(key, output.files)
+            self.used_blobs.update(sha for sha, _ in output.feed_content.values())
+            self.feed_content[task.digest.date] = output.feed_content
+            if progress:
+                progress(done, len(plans))
+        return len(missing)
+
+    def feeds(self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]) -> None:
+        """The subscription feeds (always rendered: the newest entries), and the archive
+        pages, of which only the newest is not yet final."""
+        content = self._cached_feed_content
+        self.stage.write(feeds.current_feed_files(digests, self.settings, updated, content))
+        for chunk in feeds.archive_chunks(digests, self.settings.feed_entries):
+            key = hash_parts(
+                self.context,
+                f"archive page {chunk.number} full={chunk.full}",
+                *(self.source_key[digest.date] for digest in chunk.digests),
+                *(updated[digest.date].isoformat() for digest in chunk.dated_by),
+            )
+            listing = self.cache.load(key)
+            if not self._usable_files(listing):
+                page = feeds.archive_page_files(chunk, self.settings, updated, content)
+                listing = self.cache.put_files(page)
+                self.cache.store(key, listing)
+            assert isinstance(listing, dict)
+            self._link(key, listing)
+
+    def _issue_key(self, digest: Digest, previous: Digest | None, following: Digest | None) -> str:
+        neighbour_keys = [self.source_key[d.date] if d else "" for d in (previous, following)]
+        return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys)
+
+    def _cached_feed_content(self, digest: Digest) -> str:
+        ((sha, _),) = self.feed_content[digest.date].values()
+        return self.cache.blob_path(sha).read_text(encoding="utf-8")
+
+    def _link(self, key: str, listing: FileList) -> None:
+        self.stage.link(listing, self.cache)
+        self.used_keys.add(key)
+        self.used_blobs.update(sha for sha, _ in listing.values())
+
+    def _usable(self, output: object) -> bool:
+        return (
+            isinstance(output, _IssueOutput)
+            and self._usable_files(output.files)
+            and self._usable_files(output.feed_content)
+        )
+
+    def _usable_files(self, listing: object) -> bool:
+        return isinstance(listing, dict) and self.cache.has_files(listing)
 
 
 def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
@@ -179,17 +252,16 @@ def _paired(
         yield digest, by_path[digest.source_path]
 
 
-def _render_issue(task: _IssueTask) -> FileList:
-    """Render one issue's files (email and web page) straight into the cache's blobs, so the
-    main process holds only their names: memory stays flat however long the archive is."""
+def _render_issue(task: _IssueTask) -> _IssueOutput:
+    """Render one issue's files (email and web page) and its feed entry straight into the
+    cache's blobs, so the main process holds only their names: memory stays flat however
+    long the archive is."""
     files: Files = {}
     files.update(mail.issue_email_files(task.digest, task.settings))
     files.update(site.issue_page_files(task.digest, task.previous, task.following, task.settings))
-    return BuildCache(task.cache_root).put_files(files)
-
-
-def _usable(listing: object, cache: BuildCache) -> bool:
-    return isinstance(listing, dict) and cache.has_files(listing)
+    cache = BuildCache(task.cache_root)
+    entry = feeds.issue_content_html(task.digest, task.settings).encode("utf-8")
+    return _IssueOutput(cache.put_files(files), cache.put_files({"feed entry": entry}))
 
 
 def _run(

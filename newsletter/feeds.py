@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,28 +76,91 @@ class Link:
     type: str | None = None
 
 
+ContentSource = Callable[[Digest], str]
+
+
+@dataclass(frozen=True)
+class ArchiveChunk:
+    """The digests of one RFC 5005 archive page, oldest first, before rendering. An empty
+    page (the archive ends on a page boundary) is dated by the page before it."""
+
+    number: int
+    digests: tuple[Digest, ...]
+    full: bool
+    dated_by: tuple[Digest, ...]
+
+
 def feed_files(
-    digests: Sequence[Digest], settings: Settings, updated: Mapping[dt.date, dt.datetime]
+    digests: Sequence[Digest],
+    settings: Settings,
+    updated: Mapping[dt.date, dt.datetime],
+    content: ContentSource | None = None,
 ) -> dict[str, bytes]:
     """feed.xml (newest `feed_entries`), its archive pages, rss.xml and feed.json.
 
-    `digests` are oldest first; `updated` gives each digest's last change (from git)."""
-    if not digests:
-        return {}  # no entry, so no `updated` a rebuild could reproduce
-    entries = [issue_entry(digest, settings, updated.get(digest.date)) for digest in digests]
-    current = tuple(reversed(entries[-settings.feed_entries :]))
-    pages = archive_pages(entries, settings.feed_entries)
-    files = {
-        FEED_PATH: subscription_atom(current, pages[-1] if pages else None, settings),
-        RSS_PATH: rss_feed(current, settings),
-        JSON_FEED_PATH: json_feed(current, settings),
-    }
-    for page in pages:
-        files[archive_path(page.number)] = archive_page_atom(page, settings)
+    `digests` are oldest first; `updated` gives each digest's last change (from git);
+    `content` gives an entry's HTML (the build passes its cached renderings)."""
+    files = current_feed_files(digests, settings, updated, content)
+    for chunk in archive_chunks(digests, settings.feed_entries):
+        files.update(archive_page_files(chunk, settings, updated, content))
     return files
 
 
-def issue_entry(digest: Digest, settings: Settings, updated: dt.datetime | None) -> IssueEntry:
+def current_feed_files(
+    digests: Sequence[Digest],
+    settings: Settings,
+    updated: Mapping[dt.date, dt.datetime],
+    content: ContentSource | None = None,
+) -> dict[str, bytes]:
+    """feed.xml, rss.xml and feed.json: the newest `feed_entries` digests only."""
+    if not digests:
+        return {}  # no entry, so no `updated` a rebuild could reproduce
+    latest = digests[-settings.feed_entries :]
+    current = tuple(
+        issue_entry(d, settings, updated.get(d.date), content) for d in reversed(latest)
+    )
+    newest_archive = len(archive_chunks(digests, settings.feed_entries)) or None
+    return {
+        FEED_PATH: subscription_atom(current, newest_archive, settings),
+        RSS_PATH: rss_feed(current, settings),
+        JSON_FEED_PATH: json_feed(current, settings),
+    }
+
+
+def archive_chunks(digests: Sequence[Digest], page_size: int) -> list[ArchiveChunk]:
+    """Digests older than the subscription feed's newest `page_size`, in pages of
+    `page_size` counted from the oldest, so a full page never changes again.
+
+    A full page links `next-archive` to the page after it, so that page always exists,
+    even when it has no entry yet (the archive then ends on an exact page boundary)."""
+    archived = tuple(digests[: max(0, len(digests) - page_size)])
+    chunks: list[ArchiveChunk] = []
+    for index in range(len(archived) // page_size + 1 if archived else 0):
+        chunk = archived[index * page_size : (index + 1) * page_size]
+        dated_by = chunk or chunks[-1].digests
+        chunks.append(ArchiveChunk(index + 1, chunk, len(chunk) == page_size, dated_by))
+    return chunks
+
+
+def archive_page_files(
+    chunk: ArchiveChunk,
+    settings: Settings,
+    updated: Mapping[dt.date, dt.datetime],
+    content: ContentSource | None = None,
+) -> dict[str, bytes]:
+    """One archive document: depends only on its chunk, their times and the settings."""
+    entries = [issue_entry(d, settings, updated.get(d.date), content) for d in chunk.digests]
+    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.dated_by)
+    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.full, page_updated)
+    return {archive_path(page.number): archive_page_atom(page, settings)}
+
+
+def issue_entry(
+    digest: Digest,
+    settings: Settings,
+    updated: dt.datetime | None,
+    content: ContentSource | None = None,
+) -> IssueEntry:
     published = settings.published_time(digest.date)
     thumbnails = [paper.thumbnail_url for paper in digest.top_papers if paper.thumbnail_url]
     return IssueEntry(
@@ -105,9 +168,8 @@ def issue_entry(digest: Digest, settings: Settings, updated: dt.datetime | None)
         title=issue_title(digest),
         link=settings.issue_url(digest.slug),
         published=published,
-        # Shown in the configured zone whatever zone git reported, so the bytes are stable.
-        updated=(updated or published).astimezone(settings.zone),
-        content_html=issue_content_html(digest, settings),
+        updated=_entry_time(digest, settings, updated),
+        content_html=content(digest) if content else issue_content_html(digest, settings),
         summary=issue_summary(digest),
         categories=(
             Category(*DAILY_PAPERS_CATEGORY),
@@ -115,6 +177,11 @@ def issue_entry(digest: Digest, settings: Settings, updated: dt.datetime | None)
         ),
         thumbnail_url=thumbnails[0] if thumbnails else None,
     )
+
+
+def _entry_time(digest: Digest, settings: Settings, updated: dt.datetime | None) -> dt.datetime:
+    # Shown in the configured zone whatever zone git reported, so the bytes are stable.
+    return (updated or settings.published_time(digest.date)).astimezone(settings.zone)
 
 
 def feed_id(settings: Settings) -> str:
@@ -147,32 +214,6 @@ def issue_content_html(digest: Digest, settings: Settings) -> str:
     return template.render(digest=digest, issue_url=settings.issue_url(digest.slug))
 
 
-def archive_pages(entries: Sequence[IssueEntry], page_size: int) -> list[ArchivePage]:
-    """Entries older than the subscription feed's newest `page_size`, in pages of
-    `page_size` counted from the oldest entry, so a full page never changes again.
-
-    A full page links `next-archive` to the page after it, so that page always exists,
-    even when it has no entry yet (the archive then ends on an exact page boundary)."""
-    archived = entries[: max(0, len(entries) - page_size)]
-    if not archived:
-        return []
-    pages: list[ArchivePage] = []
-    for index in range(len(archived) // page_size + 1):
-        chunk = archived[index * page_size : (index + 1) * page_size]
-        pages.append(
-            ArchivePage(
-                number=index + 1,
-                entries=tuple(reversed(chunk)),
-                full=len(chunk) == page_size,
-                updated=max(
-                    (entry.updated for entry in chunk),
-                    default=pages[-1].updated if pages else archived[-1].updated,
-                ),
-            )
-        )
-    return pages
-
-
 def archive_path(number: int) -> str:
     return f"{ARCHIVE_FOLDER}/{number:04d}.xml"
 
@@ -196,7 +237,7 @@ def archive_page_atom(page: ArchivePage, settings: Settings) -> bytes:
 
 
 def subscription_atom(
-    entries: Sequence[IssueEntry], newest_archive: ArchivePage | None, settings: Settings
+    entries: Sequence[IssueEntry], newest_archive: int | None, settings: Settings
 ) -> bytes:
     links = [
         Link(settings.url(FEED_PATH), "self", ATOM_TYPE),
@@ -204,9 +245,7 @@ def subscription_atom(
     ]
     if newest_archive is not None:
         # RFC 5005 §4: the subscription document leads to the whole history.
-        links.append(
-            Link(settings.url(archive_path(newest_archive.number)), "prev-archive", ATOM_TYPE)
-        )
+        links.append(Link(settings.url(archive_path(newest_archive)), "prev-archive", ATOM_TYPE))
     generator = _feed_generator(entries, settings, links, _newest_update(entries))
     return bytes(generator.atom_str(pretty=True))
 
