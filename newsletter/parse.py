@@ -175,8 +175,11 @@ def _list_block(kind: str, line: int, tokens: Sequence[Token], item_level: int) 
 
 def _parse_header(header: _Block | None, line: int, problems: _Problems) -> dt.date | None:
     match = _HEADER.fullmatch(header.source) if header and header.kind == "h2" else None
+    if header is None:
+        problems.report(line, 'expected "## Daily Papers (YYYY-MM-DD)" before the first paper')
+        return None
     if match is None:
-        found = header.shown() if header else "a paper heading"
+        found = header.shown()
         problems.report(line, f'expected "## Daily Papers (YYYY-MM-DD)", found "{found}"')
         return None
     value = match["date"].strip()
