@@ -295,16 +295,20 @@ def _read_paper_block(block: _Block, fields: _PaperFields, problems: _Problems) 
         )
 
 
-def _inline_tokens(source: str) -> list[Token]:
-    """Inline tokens of one heading or paragraph (skips the core pipeline parseInline runs)."""
-    tokens: list[Token] = []
-    _INLINE_PARSER.inline.parse(source, _INLINE_PARSER, {}, tokens)
-    return tokens
+def _inline_state(source: str) -> StateInline:
+    """Inline tokens of one heading or paragraph (`state.tokens`), keeping the parser state so
+    a second look at the source reuses its cache; skips the core pipeline parseInline runs."""
+    state = StateInline(source, _INLINE_PARSER, {}, [])
+    _INLINE_PARSER.inline.tokenize(state)
+    for rule in _INLINE_PARSER.inline.ruler2.getRules(""):
+        rule(state)
+    return state
 
 
 def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
     """(link, title) from `### [title](url)`; the title is plain text, not Markdown."""
-    tokens = _inline_tokens(heading.source)
+    state = _inline_state(heading.source)
+    tokens = state.tokens
     is_one_link = (
         len(tokens) >= 2
         and tokens[0].type == "link_open"
@@ -318,7 +322,10 @@ def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
         )
         return None
     link = str(tokens[0].attrs.get("href", ""))
-    title = _MARKDOWN_ESCAPE.sub(r"\1", heading.source[1 : _link_label_end(heading.source)])
+    # CommonMark finds where the link text ends (brackets may nest, code spans or escapes
+    # may hide a "]"); the state's cache makes this second scan cheap.
+    label_end = parseLinkLabel(state, 0)
+    title = _MARKDOWN_ESCAPE.sub(r"\1", heading.source[1:label_end])
     title = " ".join(title.split())
     if not title:
         problems.report(heading.line, "the paper heading has an empty title: [](…)")
@@ -329,18 +336,11 @@ def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
     return link, title
 
 
-def _link_label_end(source: str) -> int:
-    """Index of the `]` closing the link text that opens `source`, as CommonMark finds it
-    (brackets may nest, and code spans or escapes may hide one)."""
-    state = StateInline(source, _INLINE_PARSER, {}, [])
-    return parseLinkLabel(state, 0)
-
-
 def _media(source: str) -> tuple[str, str] | None:
     """("thumbnail", src) for `![](src)`, ("video", href) for `[Watch Video](….mp4)`."""
     if not source.startswith(("![", "[")):
         return None
-    tokens = [t for t in _inline_tokens(source) if t.type != "text" or t.content.strip()]
+    tokens = [t for t in _inline_state(source).tokens if t.type != "text" or t.content.strip()]
     if len(tokens) == 1 and tokens[0].type == "image":
         return "thumbnail", str(tokens[0].attrs.get("src", ""))
     if len(tokens) == 3 and tokens[0].type == "link_open" and tokens[2].type == "link_close":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -244,11 +245,13 @@ def test_a_link_that_is_not_arxiv_has_no_arxiv_id() -> None:
         pytest.param(lambda text: "\n\n" + text + "\n\n\n", id="extra-blank-lines"),
     ],
 )
-def test_harmless_file_variants_parse_the_same(variant: object, seeds_dir: Path) -> None:
+def test_harmless_file_variants_parse_the_same(
+    variant: Callable[[str], str], seeds_dir: Path
+) -> None:
     path = seed_file("003", seeds_dir)
     text = path.read_text(encoding="utf-8")
     expected = parse_text(text, "x.txt")
-    varied = parse_bytes(variant(text).encode("utf-8"), "x.txt")  # type: ignore[operator]
+    varied = parse_bytes(variant(text).encode("utf-8"), "x.txt")
     assert [p.bullets for p in varied.papers] == [p.bullets for p in expected.papers]
     assert [(p.title, p.votes, p.authors, p.video_url) for p in varied.papers] == [
         (p.title, p.votes, p.authors, p.video_url) for p in expected.papers
@@ -355,6 +358,23 @@ def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
     ]
 
 
+def test_text_markdown_would_drop_entirely_is_an_empty_digest() -> None:
+    with pytest.raises(DigestError) as raised:
+        parse_text("[thumb]: https://example.org/a.png\n", "x.txt")
+    assert raised.value.problems[0].line == 1
+
+
+def test_an_absurdly_long_vote_count_is_a_problem_not_a_crash() -> None:
+    text = digest_text().replace("Vote: 0", "Vote: " + "9" * 5000)
+    with pytest.raises(DigestError, match="the vote count must be a whole number"):
+        parse_text(text, "x.txt")
+
+
+def test_a_date_in_non_ascii_digits_is_not_written_as_yyyy_mm_dd() -> None:
+    with pytest.raises(DigestError, match="is not written as YYYY-MM-DD"):
+        parse_text("## Daily Papers (٢٠٢٤-٠٥-٢٢)\n\n" + PAPER.format(title="t"), "x.txt")
+
+
 def test_an_unreadable_path_is_a_problem_without_a_line(tmp_path: Path) -> None:
     with pytest.raises(DigestError) as raised:
         parse_file(tmp_path / "missing.txt", display_path="missing.txt")
@@ -374,6 +394,27 @@ SEED_TEXTS = [
     for path in sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 ]
 MARKDOWN_CHARACTERS = "#[]()!<>-*_+`\\:|>&;\"' \t\n\r\ufeff\x00aV0123456789가"
+# Whole lines a maintainer might paste into a digest, each a different Markdown construct.
+MARKDOWN_LINES = [
+    "[thumb]: https://example.org/a.png",
+    "  - a nested bullet",
+    "-",
+    "1. a numbered item",
+    "Vote: " + "9" * 5000,
+    "Authors: +",
+    "---",
+    "===",
+    "```",
+    "    indented code",
+    "> a quote",
+    "<div>",
+    "<!-- a comment -->",
+    "## Daily Papers (2024-02-30)",
+    "### [](https://example.org)",
+    "### [t](javascript:alert(1))",
+    "![](<>)",
+    "[Watch Video](https://example.org/v.mp4)",
+]
 
 
 def parses_or_explains(text: str) -> None:
@@ -394,7 +435,8 @@ def mutated_seeds(draw: st.DrawFn) -> str:
         if not lines:
             break
         index = draw(st.integers(0, len(lines) - 1))
-        match draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "truncate"])):
+        mutations = ["delete", "duplicate", "swap", "insert", "insert_line", "truncate"]
+        match draw(st.sampled_from(mutations)):
             case "delete":
                 del lines[index]
             case "duplicate":
@@ -407,6 +449,8 @@ def mutated_seeds(draw: st.DrawFn) -> str:
                 at = draw(st.integers(0, len(line)))
                 extra = draw(st.text(MARKDOWN_CHARACTERS, min_size=1, max_size=4))
                 lines[index] = line[:at] + extra + line[at:]
+            case "insert_line":
+                lines.insert(index, draw(st.sampled_from(MARKDOWN_LINES)))
             case "truncate":
                 lines = lines[: index + 1]
                 lines[-1] = lines[-1][: draw(st.integers(0, len(lines[-1])))]
