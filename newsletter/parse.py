@@ -402,14 +402,17 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 
 def find_digest_files(paths: Iterable[Path]) -> list[Path]:
-    """Digest files named on the command line or found directly inside named folders."""
-    found: list[Path] = []
+    """Digest files named on the command line or found directly inside named folders, each
+    once (a file named twice is not two digests of the same day)."""
+    found: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix in DIGEST_SUFFIXES))
+            files = sorted(p for p in path.iterdir() if p.suffix in DIGEST_SUFFIXES)
         else:
-            found.append(path)
-    return found
+            files = [path]
+        for file in files:
+            found.setdefault(file.resolve(), file)
+    return list(found.values())
 
 
 def parse_files(paths: Iterable[Path]) -> list[Digest]:

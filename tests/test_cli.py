@@ -76,6 +76,13 @@ def test_check_reports_two_digests_of_one_day(seeds_copy: Path) -> None:
     assert "zzz_copy.txt:1: the date 2024-05-22 is already used by" in result.stderr
 
 
+def test_check_counts_a_file_named_twice_once(seeds_dir: Path) -> None:
+    path = next(seeds_dir.glob("000_*.txt"))
+    result = runner.invoke(app, ["check", str(path), str(seeds_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 5
+
+
 def test_check_of_a_folder_without_digests_exits_1(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(tmp_path)])
     assert result.exit_code == 1
