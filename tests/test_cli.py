@@ -39,6 +39,17 @@ def test_help_lists_the_commands_for_python_dash_m(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
+def test_installed_newsletter_command_lists_the_same_commands(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("newsletter")
+    if not script.exists():
+        pytest.skip("the package is not installed in this interpreter's environment")
+    result = subprocess.run(
+        [script, "--help"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout == run_module("--help", cwd=tmp_path).stdout
+
+
 def test_check_summarises_each_seed_oldest_first(seeds_copy: Path) -> None:
     result = run_module("check", cwd=seeds_copy.parent)
     assert result.returncode == 0, result.stderr
