@@ -332,6 +332,34 @@ def test_malformed_digest_is_reported_at_its_line(name: str) -> None:
     assert str(raised.value).splitlines()[0] == f"bad/{name}:{first_line}: {first_message}"
 
 
+@pytest.mark.parametrize(
+    ("stray", "found"),
+    [
+        ("> a quote", "> a quote"),
+        ("```", "```"),
+        ("---", "---"),
+        ("    indented code", "indented code"),
+        ("1. a numbered item", "a numbered item"),
+    ],
+)
+def test_markdown_the_format_has_no_use_for_is_reported_at_its_line(stray: str, found: str) -> None:
+    text = digest_text().replace("![](https://example.org/thumb.png)", stray)
+    with pytest.raises(DigestError) as raised:
+        parse_text(text, "x.txt")
+    assert [(p.line, p.message) for p in raised.value.problems] == [
+        (5, f'unexpected "{found}" {UNEXPECTED_IN_PAPER}')
+    ]
+
+
+def test_an_underlined_vote_line_is_not_a_vote() -> None:
+    text = digest_text().replace("Vote: 0\n", "Vote: 0\n===\n")
+    with pytest.raises(DigestError) as raised:
+        parse_text(text, "x.txt")
+    assert [(p.line, p.message) for p in raised.value.problems] == [
+        (7, 'expected "Vote: <number>", found "Vote: 0 ==="')
+    ]
+
+
 def test_two_digests_with_the_same_date_are_a_problem(seeds_copy: Path) -> None:
     original = seed_file("000", seeds_copy)
     duplicate = seeds_copy / "005_duplicate.txt"
