@@ -38,6 +38,8 @@ OutputOption = Annotated[Path, typer.Option("--output", help="Folder the site is
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (default: ./newsletter.toml).")
 ]
+DEFAULT_SEEDS = Path("seeds")
+
 BaseUrlOption = Annotated[
     str | None, typer.Option("--base-url", help="Absolute URL the site is published at.")
 ]
@@ -53,9 +55,16 @@ class CheckFormat(enum.StrEnum):
     github = "github"
 
 
+DigestPaths = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Digest files or folders (default: seeds/).", exists=True),
+]
+DigestFile = Annotated[Path, typer.Argument(help="One digest file.", exists=True, dir_okay=False)]
+
+
 @app.command()
 def check(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Digest files or folders.")] = None,
+    paths: DigestPaths = None,
     output_format: Annotated[
         CheckFormat,
         typer.Option(
@@ -65,22 +74,25 @@ def check(
         ),
     ] = CheckFormat.text,
 ) -> None:
-    """Check digests (default: seeds/); print a summary per digest or every problem."""
+    """Check digests; print a summary per digest, or every problem as path:line: message."""
+    if not paths and not DEFAULT_SEEDS.is_dir():
+        typer.echo(f"{DEFAULT_SEEDS}: no such folder of digests; name files or folders", err=True)
+        raise typer.Exit(1)
     try:
-        digests = parse_files(paths or [Path("seeds")])
+        digests = parse_files(paths or [DEFAULT_SEEDS])
     except DigestError as error:
         if output_format is CheckFormat.github:
             for problem in error.problems:
                 typer.echo(github_annotation(problem))
         raise fail(error) from None
+    if not digests:
+        typer.echo("no digest files (*.txt, *.md) found", err=True)
+        raise typer.Exit(1)
     for digest in digests:
         typer.echo(
             f"{digest.source_path}: {digest.date} · {len(digest.papers)} papers · "
             f"{digest.total_votes} votes"
         )
-    if not digests:
-        typer.echo("no digest files found", err=True)
-        raise typer.Exit(1)
 
 
 def github_annotation(problem: Problem) -> str:
@@ -98,9 +110,9 @@ def github_annotation(problem: Problem) -> str:
 
 @app.command()
 def parse(
-    file: Annotated[Path, typer.Argument(help="One digest file.")],
+    file: DigestFile,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the parsed model as JSON.")
+        bool, typer.Option("--json", help="Print the parsed model as JSON (stable key order).")
     ] = False,
 ) -> None:
     """Show what the parser understood of one digest."""

@@ -16,10 +16,12 @@ class NewsletterError(Exception):
 @dataclass(frozen=True)
 class Problem:
     path: str
-    line: int
+    line: int  # 1-based; 0 when the problem is the whole file (it cannot be read)
     message: str
 
     def __str__(self) -> str:
+        if self.line == 0:
+            return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}: {self.message}"
 
 
