@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import re
 import tomllib
 import zoneinfo
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
+CSS_INLINERS = ("premailer", "css-inline")
 # RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
 _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
@@ -43,6 +45,7 @@ class Settings:
     logo: str = ""
     templates_dir: str = ""  # the user's own templates, searched before the built-in ones
     send_rate: float = 5.0  # messages per second at most
+    css_inliner: str = "premailer"  # or "css-inline": ~15× faster, pip install '.[fast]'
 
     def url(self, path: str = "") -> str:
         """An absolute URL for a path inside the site."""
@@ -132,6 +135,16 @@ def _validate(settings: Settings) -> list[str]:
             "setting 'feed_id_authority' must be a lower-case domain or e-mail address you own, "
             f"a comma and a date you owned it on (e.g. 'example.org,2024'), "
             f"found {settings.feed_id_authority!r}"
+        )
+    if settings.css_inliner not in CSS_INLINERS:
+        problems.append(
+            f"setting 'css_inliner' must be one of {', '.join(CSS_INLINERS)}, "
+            f"found {settings.css_inliner!r}"
+        )
+    elif settings.css_inliner == "css-inline" and importlib.util.find_spec("css_inline") is None:
+        problems.append(
+            "setting 'css_inliner' is 'css-inline', which is not installed: "
+            "pip install 'daily-papers-newsletter[fast]'"
         )
     if settings.send_rate <= 0:
         problems.append(f"setting 'send_rate' must be above 0, found {settings.send_rate}")

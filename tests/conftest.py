@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 
 
+@pytest.fixture(autouse=True)
+def scratch_build_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builds that name no cache folder use a scratch one, never the checkout's .cache/."""
+    monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(tmp_path_factory.mktemp("build-cache")))
+
+
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
     return SEEDS
