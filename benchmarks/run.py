@@ -57,7 +57,9 @@ def seed_texts(seeds_dir: Path = SEEDS) -> list[str]:
 def synthetic_digest(index: int, texts: Sequence[str], start: dt.date = ARCHIVE_START) -> str:
     """Digest number `index`: seed `index mod len(texts)` re-dated to `start + index` days."""
     day = start + dt.timedelta(days=index)
-    text, replaced = _HEADER.subn(f"## Daily Papers ({day.isoformat()})", texts[index % len(texts)], 1)
+    text, replaced = _HEADER.subn(
+        f"## Daily Papers ({day.isoformat()})", texts[index % len(texts)], 1
+    )
     if replaced != 1:
         raise ValueError(f"seed {index % len(texts)} has no '## Daily Papers (date)' header")
     return text
