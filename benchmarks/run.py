@@ -361,22 +361,24 @@ def markdown_table(rows: Sequence[Row]) -> str:
 
 
 def environment_line(python: str) -> str:
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    version = subprocess.run(
-        [python, "-c", "import sys; print(sys.version.split()[0])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    """Which code ran where: numbers from different commits or machines do not compare."""
+
+    def output(*command: str) -> str:
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+
+    commit = output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD") or "?"
+    if output("git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"):
+        commit += " + local changes"
+    version = output(python, "-c", "import sys; print(sys.version.split()[0])")
     return (
-        f"commit {commit or '?'} · Python {version} · {platform.system()} {platform.machine()}"
+        f"commit {commit} · Python {version} · {platform.system()} {platform.machine()}"
         f" · {os.cpu_count()} CPUs"
     )
+
+
+def load_average() -> str:
+    """Other work on the machine inflates every time; the 1-minute load shows how much."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 # ---------------------------------------------------------------- command line
@@ -384,6 +386,7 @@ def environment_line(python: str) -> str:
 
 def benchmark(options: argparse.Namespace) -> None:
     scratch: Path = options.scratch.resolve()
+    environment, load_before = environment_line(options.python), load_average()
     rows = []
     for count in options.sizes:
         with_pelican = not options.skip_pelican and count <= options.pelican_max
@@ -401,7 +404,7 @@ def benchmark(options: argparse.Namespace) -> None:
         if runs[-1].cache_files == 0:
             progress(f"note: {CACHE_ENV} stayed empty: this build has no cache yet")
         rows.append(Row(count, runs, pelican))
-    print(environment_line(options.python))
+    print(f"{environment} · load average {load_before} before, {load_average()} after")
     print()
     print(markdown_table(rows))
     if options.sizes and not options.skip_pelican and max(options.sizes) > options.pelican_max:
