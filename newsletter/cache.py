@@ -44,6 +44,7 @@ class BuildCache:
         self.root = root
         self.entries = root / "entries"
         self.blobs = root / "blobs"
+        self._blobs = str(self.blobs)
 
     def load(self, key: str) -> object | None:
         try:
@@ -62,7 +63,7 @@ class BuildCache:
         for relative, content in files.items():
             sha = hashlib.sha256(content).hexdigest()
             if not self.has_files({relative: (sha, len(content))}):
-                _write_atomically(self.blob_path(sha), content)
+                _write_atomically(Path(self.blob_path(sha)), content)
             listing[relative] = (sha, len(content))
         return listing
 
@@ -73,21 +74,21 @@ class BuildCache:
                 if path.name not in used:
                     path.unlink(missing_ok=True)
 
-    def blob_path(self, sha: str) -> Path:
-        return self.blobs / sha[:2] / sha
+    def blob_path(self, sha: str) -> str:
+        return f"{self._blobs}/{sha[:2]}/{sha}"  # a string: called for every output file
 
     def has_files(self, listing: FileList) -> bool:
         """Every blob is present with its size (a cheap check against a damaged cache)."""
         for sha, size in listing.values():
             try:
-                if self.blob_path(sha).stat().st_size != size:
+                if os.stat(self.blob_path(sha)).st_size != size:
                     return False
             except OSError:
                 return False
         return True
 
 
-def link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: str, target: str) -> None:
     """Hard-link a cached blob into the output (fast, no extra disk); copy across devices."""
     try:
         os.link(source, target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,11 @@ class Digest:
     papers: tuple[Paper, ...]  # in file order
     source_path: str  # as given on the command line / relative to the seeds folder
 
-    @property
+    @cached_property
     def total_votes(self) -> int:
         return sum(paper.votes for paper in self.papers)
 
-    @property
+    @cached_property
     def top_papers(self) -> tuple[Paper, ...]:
         """Papers by votes, most first; file order breaks ties (sorted() is stable)."""
         return tuple(sorted(self.papers, key=lambda paper: -paper.votes))
