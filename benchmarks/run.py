@@ -159,8 +159,9 @@ class OursRun:
 class Ours:
     """Builds one synthetic archive with `python -m newsletter build` in a scratch folder."""
 
-    def __init__(self, workdir: Path, python: str) -> None:
+    def __init__(self, workdir: Path, python: str, css_inliner: str = "premailer") -> None:
         self.workdir = workdir
+        self.css_inliner = css_inliner
         self.seeds = workdir / "seeds"
         self.output = workdir / "public"
         self.cache = workdir / "cache"
@@ -199,6 +200,8 @@ class Ours:
 
     def run(self, count: int) -> OursRun:
         write_synthetic_archive(self.seeds, count)
+        # The child's working folder is this one, so its newsletter.toml is what it reads.
+        (self.workdir / "newsletter.toml").write_text(f'css_inliner = "{self.css_inliner}"\n')
         self.make_cold()
         cold = self.build()
         files = count_files(self.output)
@@ -390,7 +393,8 @@ def benchmark(options: argparse.Namespace) -> None:
     rows = []
     for count in options.sizes:
         with_pelican = not options.skip_pelican and count <= options.pelican_max
-        ours, pelican = Ours(scratch / str(count) / "ours", options.python), []
+        ours = Ours(scratch / str(count) / "ours", options.python, options.css_inliner)
+        pelican: list[PelicanRun] = []
         pelican_site = Pelican(scratch / str(count) / "pelican")
         if with_pelican:
             pelican_site.prepare(count)
@@ -404,7 +408,10 @@ def benchmark(options: argparse.Namespace) -> None:
         if runs[-1].cache_files == 0:
             progress(f"note: {CACHE_ENV} stayed empty: this build has no cache yet")
         rows.append(Row(count, runs, pelican))
-    print(f"{environment} · load average {load_before} before, {load_average()} after")
+    print(
+        f"{environment} · css_inliner {options.css_inliner}"
+        f" · load average {load_before} before, {load_average()} after"
+    )
     print()
     print(markdown_table(rows))
     if options.sizes and not options.skip_pelican and max(options.sizes) > options.pelican_max:
@@ -443,6 +450,12 @@ def parser() -> argparse.ArgumentParser:
         "--pelican-max", type=int, default=1000, help="no Pelican run above this many digests"
     )
     arguments.add_argument("--scratch", type=Path, default=DEFAULT_SCRATCH)
+    arguments.add_argument(
+        "--css-inliner",
+        choices=["premailer", "css-inline"],
+        default="premailer",
+        help="the css_inliner setting our builds use",
+    )
     arguments.add_argument(
         "--python", default=sys.executable, help="interpreter with the newsletter installed"
     )
