@@ -33,7 +33,7 @@ from newsletter.cache import (
 from newsletter.config import Settings
 from newsletter.errors import DigestError, Problem
 from newsletter.model import Digest
-from newsletter.parse import duplicate_date_problems, find_digest_files, parse_bytes
+from newsletter.parse import duplicate_date_problems, find_digest_files, parse_file
 from newsletter.templating import template_fingerprint
 
 Files = dict[str, bytes]
@@ -56,13 +56,12 @@ class BuildReport:
 @dataclass(frozen=True)
 class _Source:
     path: str  # as shown in messages and stored in the model
-    data: bytes
     key: str  # cache key of the parsed digest
 
 
 @dataclass(frozen=True)
 class _IssueTask:
-    digest: Digest
+    digest_key: str  # the full digest is loaded from the cache by whoever renders it
     previous: Digest | None
     following: Digest | None
     settings: Settings
@@ -136,14 +135,20 @@ class _CachedRender:
         plans = [
             (
                 self._issue_key(digest, previous, following),
-                _IssueTask(digest, previous, following, self.settings, self.cache.root),
+                _IssueTask(
+                    self.source_key[digest.date],
+                    previous,
+                    following,
+                    self.settings,
+                    self.cache.root,
+                ),
             )
             for digest, previous, following in neighbours(digests)
         ]
         cached = {key: self.cache.load(key) for key, _ in plans}
         missing = [task for key, task in plans if not self._usable(cached[key])]
         fresh = iter(_run(_render_issue, missing, workers))
-        for done, (key, task) in enumerate(plans, start=1):
+        for done, ((key, _), digest) in enumerate(zip(plans, digests, strict=True), start=1):
             output = cached[key]
             if not self._usable(output):
                 output = next(fresh)
@@ -151,7 +156,7 @@ class _CachedRender:
             assert isinstance(output, _IssueOutput)
             self._link(key, output.files)
             self.used_blobs.update(sha for sha, _ in output.feed_content.values())
-            self.feed_content[task.digest.date] = output.feed_content
+            self.feed_content[digest.date] = output.feed_content
             if progress:
                 progress(done, len(plans))
         return len(missing)
@@ -202,45 +207,49 @@ class _CachedRender:
 
 
 def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
+    """Each digest file with its cache key; the bytes are hashed and let go (parsing, when
+    the cache lacks the digest, reads the file again)."""
     sources = []
     for path in find_digest_files([seeds_dir]):
         shown = path.as_posix()
-        data = path.read_bytes()
-        sources.append(_Source(shown, data, hash_parts(code, shown, data)))
+        sources.append(_Source(shown, hash_parts(code, shown, path.read_bytes())))
     return sources
 
 
 def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[Digest]:
-    """Parse (or load from the cache) every source; all problems of all files in one error."""
-    cached = [cache.load(source.key) for source in sources]
-    missing = [
-        source
-        for source, digest in zip(sources, cached, strict=True)
-        if not isinstance(digest, Digest)
-    ]
+    """Parse (or load from the cache) every source; all problems of all files in one error.
+
+    Full digests go to the cache; what is kept in memory are their outlines (no bullets),
+    all that the index, the feeds' metadata and the neighbour links need."""
+    outlines: list[Digest | None] = [_cached_outline(cache, source.key) for source in sources]
+    missing = [source for source, outline in zip(sources, outlines, strict=True) if not outline]
     parsed = iter(_run(_parse_source, missing, workers))
     digests: list[Digest] = []
     problems: list[Problem] = []
-    for source, digest in zip(sources, cached, strict=True):
-        if not isinstance(digest, Digest):
+    for source, outline in zip(sources, outlines, strict=True):
+        if outline is None:
             result = next(parsed)
-            if isinstance(result, Digest):
-                cache.store(source.key, result)
-            digest = result
-        if isinstance(digest, Digest):
-            digests.append(digest)
-        else:
-            problems.extend(digest)
+            if isinstance(result, tuple):
+                problems.extend(result)
+                continue
+            cache.store(source.key, result)
+            outline = result.outline()
+        digests.append(outline)
     problems.extend(duplicate_date_problems(digests))
     if problems:
         raise DigestError(problems)
     return digests
 
 
+def _cached_outline(cache: BuildCache, key: str) -> Digest | None:
+    digest = cache.load(key)
+    return digest.outline() if isinstance(digest, Digest) else None
+
+
 def _parse_source(source: _Source) -> Digest | tuple[Problem, ...]:
     # Problems, not the exception, cross the process boundary: they pickle as plain values.
     try:
-        return parse_bytes(source.data, source.path)
+        return parse_file(source.path)
     except DigestError as error:
         return error.problems
 
@@ -257,11 +266,14 @@ def _render_issue(task: _IssueTask) -> _IssueOutput:
     """Render one issue's files (email and web page) and its feed entry straight into the
     cache's blobs, so the main process holds only their names: memory stays flat however
     long the archive is."""
-    files: Files = {}
-    files.update(mail.issue_email_files(task.digest, task.settings))
-    files.update(site.issue_page_files(task.digest, task.previous, task.following, task.settings))
     cache = BuildCache(task.cache_root)
-    entry = feeds.issue_content_html(task.digest, task.settings).encode("utf-8")
+    digest = cache.load(task.digest_key)
+    if not isinstance(digest, Digest):  # stored by _parse_all moments ago
+        raise RuntimeError(f"the build cache lost the parsed digest {task.digest_key}")
+    files: Files = {}
+    files.update(mail.issue_email_files(digest, task.settings))
+    files.update(site.issue_page_files(digest, task.previous, task.following, task.settings))
+    entry = feeds.issue_content_html(digest, task.settings).encode("utf-8")
     return _IssueOutput(cache.put_files(files), cache.put_files({"feed entry": entry}))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 
@@ -46,6 +46,11 @@ class Digest:
     @property
     def slug(self) -> str:
         return self.date.isoformat()
+
+    def outline(self) -> Digest:
+        """The digest without its summary bullets, which are most of its size: enough for
+        the archive index, feed metadata and links between issues."""
+        return replace(self, papers=tuple(replace(paper, bullets=()) for paper in self.papers))
 
 
 def digest_as_dict(digest: Digest) -> dict[str, object]:
