@@ -301,34 +301,37 @@ def neighbours(digests: Sequence[Digest]) -> Iterator[tuple[Digest, Digest | Non
 def source_times(
     digests: Sequence[Digest], seeds_dir: Path, settings: Settings
 ) -> dict[dt.date, dt.datetime]:
-    """When each digest last changed: its file's last commit time in a git checkout, never
-    the build's wall-clock time (so a rebuild changes no byte). Outside git, or for a file
-    with no commit yet, its publication time."""
-    commits = _last_commit_times(seeds_dir)
+    """When each digest last changed (RFC 4287 §4.2.15 `updated`): its publication time,
+    or, once a commit has edited its file, the last such commit's time. Never the build's
+    clock, so a rebuild changes no byte; a file that was only ever added (or renamed) keeps
+    its publication time, so digests committed together still get distinct times."""
+    edits = _last_edit_times(seeds_dir)
     times = {}
     for digest in digests:
         published = settings.published_time(digest.date)
-        committed = commits.get(Path(digest.source_path).name)
-        times[digest.date] = max(published, committed) if committed else published
+        edited = edits.get(Path(digest.source_path).name)
+        times[digest.date] = max(published, edited) if edited else published
     return times
 
 
-def _last_commit_times(folder: Path) -> Mapping[str, dt.datetime]:
-    """{file name: time of the last commit touching it} from one `git log` call."""
-    command = ["git", "-C", str(folder), "log", "--format=%x00%ct", "--name-only"]
+def _last_edit_times(folder: Path) -> Mapping[str, dt.datetime]:
+    """{file name: time of the newest commit that modified it}, from one `git log` call;
+    files whose newest commit added them are left out. Outside git: nothing."""
+    command = ["git", "-C", str(folder), "log", "--format=%x00%ct", "--name-status"]
     command += ["--relative", "--no-renames", "--", "."]
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return {}
-    times: dict[str, dt.datetime] = {}
+    newest: dict[str, tuple[str, dt.datetime]] = {}
     commit_time = None
     for line in result.stdout.splitlines():
         if line.startswith("\0"):
             commit_time = dt.datetime.fromtimestamp(int(line[1:]), dt.UTC)
-        elif line and commit_time is not None:
-            times.setdefault(Path(line).name, commit_time)  # newest commit comes first
-    return times
+        elif "\t" in line and commit_time is not None:
+            status, name = line.split("\t", 1)
+            newest.setdefault(Path(name).name, (status, commit_time))  # newest commit first
+    return {name: time for name, (status, time) in newest.items() if status == "M"}
 
 
 class _Stage:
