@@ -90,7 +90,8 @@ def build(
     code = code_fingerprint()
     sources = _read_sources(seeds_dir, code)
     digests = _parse_all(sources, cache, workers)
-    source_key = {digest.date: source.key for digest, source in _paired(digests, sources)}
+    # _parse_all returns one digest per source, in order (or raises)
+    source_key = {digest.date: source.key for digest, source in zip(digests, sources, strict=True)}
     digests.sort(key=lambda digest: digest.date)
     updated = source_times(digests, seeds_dir, settings)
     context = hash_parts(code, settings.fingerprint(), template_fingerprint(settings))
@@ -252,14 +253,6 @@ def _parse_source(source: _Source) -> Digest | tuple[Problem, ...]:
         return parse_file(source.path)
     except DigestError as error:
         return error.problems
-
-
-def _paired(
-    digests: Sequence[Digest], sources: Sequence[_Source]
-) -> Iterator[tuple[Digest, _Source]]:
-    by_path = {source.path: source for source in sources}
-    for digest in digests:
-        yield digest, by_path[digest.source_path]
 
 
 def _render_issue(task: _IssueTask) -> _IssueOutput:
