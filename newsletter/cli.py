@@ -238,16 +238,17 @@ def _print_dry_run(plan: send_module.Plan) -> None:
 def _deliver_with_progress(
     sender: send_module.Sender, plan: send_module.Plan
 ) -> send_module.Report:
-    from rich.progress import Progress  # rich comes with typer
+    total = len(plan.recipients)
+    with _progress_bar(f"sending {plan.issue_name}") as progress:
+        done = 0
 
-    with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
-        task = progress.add_task(f"sending {plan.issue_name}", total=len(plan.recipients))
-        return sender.deliver(
-            plan.issue,
-            plan.issue_name,
-            plan.recipients,
-            on_outcome=lambda outcome: progress.advance(task),
-        )
+        def advance(outcome: send_module.Outcome) -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total)
+
+        return sender.deliver(plan.issue, plan.issue_name, plan.recipients, on_outcome=advance)
 
 
 def _print_report(report: send_module.Report, plan: send_module.Plan) -> None:
