@@ -6,19 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from site_pages import snapshot
 
 from newsletter import build as build_module
 from newsletter.build import build
 from newsletter.config import Settings
 from newsletter.errors import DigestError
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 def add_digest(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from golden import assert_matches_golden
 from lxml import etree
 from lxml import html as lxml_html
 from markupsafe import escape
@@ -29,7 +30,6 @@ from newsletter.model import Digest
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"
-GOLDEN = Path(__file__).parent / "golden" / "feeds"
 SEOUL = dt.timezone(dt.timedelta(hours=9))
 
 MALICIOUS_DIGEST = """\
@@ -455,13 +455,7 @@ def test_markup_in_titles_and_bullets_stays_inert_text(malicious_public: Path) -
 
 
 def test_feed_matches_the_golden_file(public: Path) -> None:
-    """Regenerate with UPDATE_GOLDEN=1 after an intended change; review the diff."""
-    golden = GOLDEN / "feed.xml"
-    built = (public / "feed.xml").read_text(encoding="utf-8")
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(built, encoding="utf-8")
-    assert built == golden.read_text(encoding="utf-8")
+    assert_matches_golden("feeds/feed.xml", (public / "feed.xml").read_text(encoding="utf-8"))
 
 
 def test_no_digests_means_no_feed_files(settings: Settings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -12,13 +11,14 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from browser import chromium
+from golden import assert_matches_golden
 
 from newsletter import mail
 from newsletter.build import build
 from newsletter.config import Settings
 from newsletter.model import Digest
 
-GOLDEN = Path(__file__).parent / "golden" / "email"
 GMAIL_CLIP_BYTES = 102 * 1024
 
 
@@ -257,30 +257,20 @@ def test_view_in_browser_and_unsubscribe_links(built: Path, settings: Settings) 
     assert hrefs[-1] == "https://papers.example.org/unsubscribe"
 
 
-def _golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8"), f"{name} changed; UPDATE_GOLDEN=1 to accept"
-
-
 def test_golden_text_and_decoded_html_of_one_issue(
     seeds_dir: Path, settings: Settings, tmp_path: Path
 ) -> None:
     assert settings.css_inliner == "premailer"  # the golden files record the default inliner
     build(seeds_dir, tmp_path / "public", settings, cache_dir=tmp_path / "cache")
     text, html = parts(issue(tmp_path / "public", "2024-05-22"))
-    _golden("2024-05-22.email.txt", text)
-    _golden("2024-05-22.email.html", html)
+    assert_matches_golden("email/2024-05-22.email.txt", text)
+    assert_matches_golden("email/2024-05-22.email.html", html)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_email_fits_phone_and_desktop_widths_without_horizontal_scroll(
     built: Path, scheme: str
 ) -> None:
-    from tests.browser import chromium
-
     screenshots = Path(__file__).resolve().parent.parent / "screenshots"
     screenshots.mkdir(exist_ok=True)
     html = (built / "issues/2024-02-22/email.html").read_text("utf-8")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from browser import chromium
+from golden import assert_matches_golden
 from site_pages import broken_links, read_page, snapshot
 
 from newsletter import site
@@ -256,3 +257,9 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
                     name = (path.strip("/").replace("/", "-") or "index") + f"-{width}-{scheme}"
                     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
                 page.close()
+
+
+def test_index_and_an_issue_page_match_their_golden_files(output: Path) -> None:
+    for page in ("index.html", "issues/2024-02-22/index.html"):
+        name = "site/" + page.replace("/", "_")
+        assert_matches_golden(name, (output / page).read_text(encoding="utf-8"))
