@@ -27,6 +27,7 @@ from newsletter.cache import (
     BuildCache,
     FileList,
     code_fingerprint,
+    files_fingerprint,
     hash_parts,
     link_or_copy,
 )
@@ -34,7 +35,7 @@ from newsletter.config import Settings
 from newsletter.errors import DigestError, Problem
 from newsletter.model import Digest
 from newsletter.parse import duplicate_date_problems, find_digest_files, parse_file
-from newsletter.templating import template_fingerprint
+from newsletter.templating import template_folders
 
 Files = dict[str, bytes]
 Progress = Callable[[int, int], None]  # (issues done, issues in all)
@@ -94,7 +95,9 @@ def build(
     source_key = {digest.date: source.key for digest, source in zip(digests, sources, strict=True)}
     digests.sort(key=lambda digest: digest.date)
     updated = source_times(digests, seeds_dir, settings)
-    context = hash_parts(code, settings.fingerprint(), template_fingerprint(settings))
+    # Templates by their bytes: a changed template renders everything again.
+    templates = files_fingerprint(template_folders(settings.templates_dir))
+    context = hash_parts(code, settings.fingerprint(), templates)
     with staged_output(output_dir) as stage:
         run = _CachedRender(cache, stage, context, source_key, settings)
         run.used_keys.update(source.key for source in sources)

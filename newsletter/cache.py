@@ -13,6 +13,7 @@ import os
 import pickle
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import newsletter
@@ -32,11 +33,19 @@ def hash_parts(*parts: str | bytes) -> str:
     return digest.hexdigest()
 
 
+def files_fingerprint(folders: Iterable[Path], pattern: str = "*") -> str:
+    """Every matching file's path (within its folder) and bytes, folders in order."""
+    parts: list[str | bytes] = []
+    for folder in folders:
+        for path in sorted(folder.rglob(pattern)):
+            if path.is_file():
+                parts += [path.relative_to(folder).as_posix(), path.read_bytes()]
+    return hash_parts(*parts)
+
+
 def code_fingerprint() -> str:
     """The tool's own source, so any change to the code invalidates what it rendered."""
-    package = Path(newsletter.__file__).parent
-    sources = sorted(package.glob("*.py"))
-    return hash_parts(*(path.name.encode() + path.read_bytes() for path in sources))
+    return files_fingerprint([Path(newsletter.__file__).parent], "*.py")
 
 
 class BuildCache:

@@ -165,7 +165,7 @@ def issue_entry(
     thumbnails = [paper.thumbnail_url for paper in digest.top_papers if paper.thumbnail_url]
     return IssueEntry(
         id=entry_id(digest, settings),
-        title=issue_title(digest),
+        title=digest.headline,
         link=settings.issue_url(digest.slug),
         published=published,
         updated=_entry_time(digest, settings, updated),
@@ -192,13 +192,6 @@ def feed_id(settings: Settings) -> str:
 def entry_id(digest: Digest, settings: Settings) -> str:
     """The digest's date, not its file name: renaming a seed keeps the id (RFC 4287 §4.2.6)."""
     return f"tag:{settings.feed_id_authority}:issue/{digest.date.isoformat()}"
-
-
-def issue_title(digest: Digest) -> str:
-    """`2024-05-22 · <top paper by votes> 외 5편`, plain text."""
-    title = f"{digest.date.isoformat()} · {digest.top_papers[0].title}"
-    others = len(digest.papers) - 1
-    return f"{title} 외 {others}편" if others else title
 
 
 def issue_summary(digest: Digest, shown: int = 3) -> str:

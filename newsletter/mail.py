@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from newsletter.config import Settings
 from newsletter.model import Digest, Paper
-from newsletter.templating import environment
+from newsletter.templating import environment, weekday
 
 AUTHORS_SHOWN = 5
 PREHEADER_PAPERS = 3
@@ -28,7 +28,6 @@ THUMBNAIL_WIDTH = 560
 # Hugging Face's paper social thumbnails are 1200×648; other images have unknown sizes, so
 # they get a width only and Outlook (which ignores CSS sizes) scales them proportionally.
 _KNOWN_THUMBNAIL_RATIOS = {"https://cdn-thumbnails.huggingface.co/social-thumbnails/": 648 / 1200}
-_WEEKDAYS = "월화수목금토일"
 
 
 def issue_email_files(digest: Digest, settings: Settings) -> dict[str, bytes]:
@@ -140,11 +139,7 @@ def _inline_with_css_inline(html: str, base_url: str) -> str:
 
 def subject(digest: Digest) -> str:
     """`[Daily Papers] 2024-05-22 · <top paper> 외 5편`."""
-    top = digest.top_papers
-    if not top:
-        return f"{SUBJECT_PREFIX} {digest.slug}"
-    others = f" 외 {len(top) - 1}편" if len(top) > 1 else ""
-    return f"{SUBJECT_PREFIX} {digest.slug} · {top[0].title}{others}"
+    return f"{SUBJECT_PREFIX} {digest.headline}"
 
 
 def preheader(digest: Digest) -> str:
@@ -154,7 +149,7 @@ def preheader(digest: Digest) -> str:
 
 
 def date_label(date: dt.date) -> str:
-    return f"{date.year}년 {date.month}월 {date.day}일 ({_WEEKDAYS[date.weekday()]})"
+    return f"{date.year}년 {date.month}월 {date.day}일 ({weekday(date)})"
 
 
 def author_line(paper: Paper, shown: int = AUTHORS_SHOWN) -> str:

@@ -44,6 +44,14 @@ class Digest:
         return tuple(sorted(self.papers, key=lambda paper: -paper.votes))
 
     @property
+    def headline(self) -> str:
+        """`2024-05-22 · <top paper by votes> 외 5편`, plain text: the feed entry's title and,
+        prefixed, the email's subject."""
+        others = len(self.papers) - 1
+        headline = f"{self.slug} · {self.top_papers[0].title}"
+        return f"{headline} 외 {others}편" if others else headline
+
+    @property
     def slug(self) -> str:
         return self.date.isoformat()
 

@@ -8,7 +8,6 @@ GitHub Pages serves at whatever path was missing.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,13 +95,5 @@ def issue_description(digest: Digest) -> str:
 
 def _render(template: str, settings: Settings, **context: object) -> bytes:
     env = environment(settings)
-    text = env.get_template(template).render(settings=settings, weekday=_weekday, **context)
+    text = env.get_template(template).render(settings=settings, **context)
     return text.encode("utf-8")
-
-
-# The page labels are Korean, like the digests; a user template can change both.
-_WEEKDAYS = "월화수목금토일"
-
-
-def _weekday(date: dt.date) -> str:
-    return _WEEKDAYS[date.weekday()]

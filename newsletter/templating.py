@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,16 +22,20 @@ def builtin_templates_dir() -> Path:
     return installed if installed.is_dir() else _PACKAGE.parent / "templates"
 
 
+def template_folders(user_dir: str) -> list[Path]:
+    """Where templates are looked up, in order: the user's folder, then the built-in one."""
+    user = [Path(user_dir)] if user_dir else []
+    return [*user, builtin_templates_dir()]
+
+
 def environment(settings: Settings) -> jinja2.Environment:
     return _environment(settings.templates_dir)
 
 
 @lru_cache(maxsize=8)
 def _environment(user_dir: str) -> jinja2.Environment:
-    search_path = [user_dir] if user_dir else []
-    search_path.append(str(builtin_templates_dir()))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search_path),
+        loader=jinja2.FileSystemLoader(template_folders(user_dir)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -40,17 +44,14 @@ def _environment(user_dir: str) -> jinja2.Environment:
     )
     env.filters["inline_html"] = lambda source: Markup(inline_html(source))
     env.filters["inline_text"] = inline_text
+    env.globals["weekday"] = weekday
     return env
 
 
-def template_fingerprint(settings: Settings) -> str:
-    """Every template's name and bytes, for cache keys: a changed template rebuilds."""
-    digest = hashlib.sha256()
-    folders = [Path(settings.templates_dir)] if settings.templates_dir else []
-    folders.append(builtin_templates_dir())
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
+# Labels are Korean, like the digests; a user template can word them otherwise.
+_WEEKDAYS = "월화수목금토일"
+
+
+def weekday(date: dt.date) -> str:
+    """The one-letter Korean weekday: 월 for Monday … 일 for Sunday."""
+    return _WEEKDAYS[date.weekday()]

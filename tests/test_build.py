@@ -115,3 +115,22 @@ def test_every_problem_of_every_file_is_reported_together(
     messages = [str(problem) for problem in raised.value.problems]
     assert any("003_52246dbd5c5a1e2f.txt:7: the vote count" in m for m in messages)
     assert any("010_same_day.txt:1: the date 2024-05-22 is already used by" in m for m in messages)
+
+
+def test_changing_a_template_rebuilds_what_uses_it(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    own_templates = tmp_path / "templates"
+    (own_templates / "feed").mkdir(parents=True)
+    entry = own_templates / "feed" / "issue.html"
+    entry.write_text("<p>first wording</p>\n", encoding="utf-8")
+    mine = Settings(**{**settings.__dict__, "templates_dir": str(own_templates)})
+    build(seeds_copy, output, mine, cache_dir=cache)
+    assert "first wording" in (output / "feed.xml").read_text(encoding="utf-8")
+
+    entry.write_text("<p>second wording</p>\n", encoding="utf-8")
+    again = build(seeds_copy, output, mine, cache_dir=cache)
+    feed = (output / "feed.xml").read_text(encoding="utf-8")
+    assert "second wording" in feed and "first wording" not in feed
+    assert again.rendered == 5
