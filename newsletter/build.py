@@ -1,40 +1,59 @@
-"""Orchestration: parse the seeds, render every output from the model, write it atomically.
+"""Orchestration: parse the seeds, render every output from the model, then bring the output
+folders to exactly that.
 
-Renderers are pure: each returns {relative path: bytes}. Per-issue work (parsing, the email
-with its inlined CSS, the issue page) is cached by content and, on a cold build, spread over
-all cores. Only this module touches the output folder: it fills a staging folder and swaps
-it into place, so a failed build leaves the previous output untouched.
+Two output folders: the site (`--output`, default `public/`, deployed: pages and feeds) and
+the outbox (`--outbox`, default `outbox/`, never deployed: `<name>/issue.eml`, `email.html`,
+`email.txt` per email edition, which `newsletter send NAME` reads).
+
+The seam for new outputs:
+1. A renderer is a pure function returning {relative path: bytes} (`site.site_files`,
+   `site.issue_page_files`, `feeds.*`, `mail.issue_email_files`).
+2. `_build` hands its files to `Outputs.site` or `Outputs.outbox` (path → bytes, or a blob
+   of the build cache when the rendering was cached with `_Render.cached_files`, keyed by
+   everything it depends on).
+3. Nothing touches an output folder until every renderer succeeded: a bad digest or a
+   template error leaves both folders as they were. Then `_apply` (the one place that
+   writes output) writes only the files that differ, removes what is no longer wanted and
+   records the result (output.py). A file in an output folder that no renderer returned is
+   removed, so a tool that adds files to public/ (a search index) must return them as
+   files to `Outputs.site`, not write them there itself.
+
+Per-issue work (parsing, the email with its inlined CSS, the issue page) is cached by
+content and, on a cold build, spread over all cores. Heavy libraries (jinja2, feedgen,
+markdown-it, the CSS inliner) are imported by the renderers when first needed, so a build
+with nothing new does not load them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from newsletter import feeds, mail, site
+from newsletter import output
 from newsletter.cache import (
     CACHE_DIR_ENV,
     DEFAULT_CACHE_DIR,
+    Blob,
     BuildCache,
-    FileList,
+    Record,
     code_fingerprint,
+    file_list,
     files_fingerprint,
     hash_parts,
-    link_or_copy,
+    is_blob,
 )
 from newsletter.config import Settings
 from newsletter.errors import DigestError, Problem
-from newsletter.model import Digest
-from newsletter.parse import duplicate_date_problems, find_digest_files, parse_file
+from newsletter.model import Digest, digest_as_dict, digest_from_dict
+from newsletter.parse import duplicate_date_problems, find_digest_files
 from newsletter.templating import template_folders
 
 Files = dict[str, bytes]
@@ -44,6 +63,7 @@ _Result = TypeVar("_Result")
 
 # Below this many tasks a process pool costs more than it saves.
 _POOL_THRESHOLD = 24
+DEFAULT_OUTBOX = Path("outbox")
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,14 @@ class BuildReport:
     seconds: float
 
 
+@dataclass
+class Outputs:
+    """What the build wants in each output folder: relative path → bytes, or a cache blob."""
+
+    site: dict[str, output.Content] = field(default_factory=dict)
+    outbox: dict[str, output.Content] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _Source:
     path: str  # as shown in messages and stored in the model
@@ -61,20 +89,35 @@ class _Source:
 
 
 @dataclass(frozen=True)
+class _Parsed:
+    """A digest as the main process keeps it: its outline, and its full form as a blob."""
+
+    outline: Digest
+    digest: Blob
+
+
+@dataclass(frozen=True)
 class _IssueTask:
-    digest_key: str  # the full digest is loaded from the cache by whoever renders it
+    source_path: str
+    digest: Blob  # the full digest is loaded from the cache by whoever renders it
     previous: Digest | None
     following: Digest | None
     settings: Settings
     cache_root: Path
 
 
-@dataclass(frozen=True)
-class _IssueOutput:
-    """What the cache keeps of one rendered issue: its files and its feed entry's HTML."""
+class _DamagedCache(Exception):
+    """Blobs the build needs turned out garbled; they are deleted, and the build restarts
+    treating every cache record that refers to them as a miss."""
 
-    files: FileList
-    feed_content: FileList
+    def __init__(self, shas: set[str]) -> None:
+        super().__init__(f"{len(shas)} damaged cache blobs")
+        self.shas = shas
+
+
+def default_outbox(output_dir: Path) -> Path:
+    """The outbox beside the output folder, as the command line's defaults have it."""
+    return output_dir.parent / DEFAULT_OUTBOX
 
 
 def build(
@@ -82,94 +125,167 @@ def build(
     output_dir: Path,
     settings: Settings,
     *,
+    outbox_dir: Path | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
+    """Build the site into `output_dir` and the email editions into `outbox_dir` (default:
+    `outbox/` beside the output folder)."""
     started = time.perf_counter()
-    cache = BuildCache(cache_dir or Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR))
+    cache_root = cache_dir or Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR)
+    folders = (output_dir, outbox_dir or default_outbox(output_dir))
+    distrusted: set[str] = set()
+    for _attempt in range(3):
+        try:
+            rendered, issues = _build(
+                seeds_dir, folders, settings, cache_root, workers, progress, distrusted
+            )
+            break
+        except _DamagedCache as damage:
+            distrusted |= damage.shas
+    else:
+        raise RuntimeError(f"the build cache {cache_root} keeps changing under the build")
+    return BuildReport(issues, rendered, issues - rendered, time.perf_counter() - started)
+
+
+def _build(
+    seeds_dir: Path,
+    folders: tuple[Path, Path],
+    settings: Settings,
+    cache_root: Path,
+    workers: int | None,
+    progress: Progress | None,
+    distrusted: set[str],
+) -> tuple[int, int]:
+    """(issues rendered, issues in all)"""
+    cache = BuildCache(cache_root, distrusted)
     code = code_fingerprint()
     sources = _read_sources(seeds_dir, code)
-    digests = _parse_all(sources, cache, workers)
-    # _parse_all returns one digest per source, in order (or raises)
-    source_key = {digest.date: source.key for digest, source in zip(digests, sources, strict=True)}
-    digests.sort(key=lambda digest: digest.date)
+    parsed = _parse_all(sources, cache, workers)
+    source_key = {p.outline.date: source.key for p, source in zip(parsed, sources, strict=True)}
+    parsed.sort(key=lambda p: p.outline.date)
+    digests = [p.outline for p in parsed]
     updated = source_times(digests, seeds_dir, settings)
     # Templates by their bytes: a changed template renders everything again.
     templates = files_fingerprint(template_folders(settings.templates_dir))
     context = hash_parts(code, settings.fingerprint(), templates)
-    with staged_output(output_dir) as stage:
-        run = _CachedRender(cache, stage, context, source_key, settings)
-        run.used_keys.update(source.key for source in sources)
-        rendered = run.issues(digests, workers, progress)
-        stage.write(site.site_files(digests, settings))
-        run.feeds(digests, updated)
-    cache.prune(run.used_keys, run.used_blobs)
-    return BuildReport(
-        issues=len(digests),
-        rendered=rendered,
-        reused=len(digests) - rendered,
-        seconds=time.perf_counter() - started,
-    )
+    render = _Render(cache, context, source_key, settings)
+    rendered = render.issues(parsed, workers, progress)
+    render.site_pages(digests)
+    render.feeds(digests, updated)
+    plans = [
+        output.plan(folder, wanted, _manifest_path(cache_root, folder))
+        for folder, wanted in zip(
+            folders, (render.outputs.site, render.outputs.outbox), strict=True
+        )
+    ]
+    _check_blobs(plans, cache)
+    cache.save()
+    _apply(plans, cache)
+    return rendered, len(digests)
 
 
-class _CachedRender:
-    """Renders what the cache lacks, links everything into the stage, and remembers which
-    cache entries and blobs this build used (the rest is pruned)."""
+def _apply(plans: Sequence[output.Plan], cache: BuildCache) -> None:
+    """The one place that changes the output folders, once everything is rendered."""
+    for plan in plans:
+        output.apply(plan, cache.read_blob)
+
+
+def _check_blobs(plans: Sequence[output.Plan], cache: BuildCache) -> None:
+    """Every cached file about to be copied out must be intact; if any is not, delete it and
+    build again without it (before the output is touched)."""
+    damaged = set()
+    for plan in plans:
+        for blob in plan.writes_from_cache().values():
+            if cache.read_blob(blob) is None:
+                damaged.add(blob[0])
+    if damaged:
+        for sha in damaged:
+            Path(cache.blob_path(sha)).unlink(missing_ok=True)
+        raise _DamagedCache(damaged)
+
+
+def _manifest_path(cache_root: Path, folder: Path) -> Path:
+    """Where the record of what an output folder holds lives: in the cache, per folder."""
+    return cache_root / "outputs" / f"{hash_parts(str(folder.resolve()))[:32]}.json"
+
+
+class _Render:
+    """Renders what the cache lacks and collects every output file in `outputs`."""
 
     def __init__(
-        self,
-        cache: BuildCache,
-        stage: _Stage,
-        context: str,
-        source_key: Mapping[dt.date, str],
-        settings: Settings,
+        self, cache: BuildCache, context: str, source_key: Mapping[dt.date, str], settings: Settings
     ) -> None:
-        self.cache, self.stage, self.context = cache, stage, context
+        self.cache, self.context = cache, context
         self.source_key, self.settings = source_key, settings
-        self.used_keys: set[str] = set()
-        self.used_blobs: set[str] = set()
-        self.feed_content: dict[dt.date, FileList] = {}
+        self.outputs = Outputs()
+        self.entries: dict[dt.date, Blob] = {}  # each issue's feed entry HTML
+        self.full_digests: dict[dt.date, Blob] = {}
 
     def issues(
-        self, digests: Sequence[Digest], workers: int | None, progress: Progress | None
+        self, parsed: Sequence[_Parsed], workers: int | None, progress: Progress | None
     ) -> int:
-        """Each issue's email and page, rendered in a process pool when many are missing;
+        """Each issue's page and email, rendered in a process pool when many are missing;
         returns how many were rendered."""
-        plans = [
-            (
-                self._issue_key(digest, previous, following),
+        digests = [p.outline for p in parsed]
+        keys, tasks = [], []
+        for item, (digest, previous, following) in zip(parsed, neighbours(digests), strict=True):
+            self.full_digests[digest.date] = item.digest
+            keys.append(self._issue_key(digest, previous, following))
+            tasks.append(
                 _IssueTask(
-                    self.source_key[digest.date],
+                    digest.source_path,
+                    item.digest,
                     previous,
                     following,
                     self.settings,
                     self.cache.root,
-                ),
+                )
             )
-            for digest, previous, following in neighbours(digests)
-        ]
-        cached = {key: self.cache.load(key) for key, _ in plans}
-        missing = [task for key, task in plans if not self._usable(cached[key])]
+        cached = [_issue_record(self.cache.get(key)) for key in keys]
+        missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
         fresh = iter(_run(_render_issue, missing, workers))
-        for done, ((key, _), digest) in enumerate(zip(plans, digests, strict=True), start=1):
-            output = cached[key]
-            if not self._usable(output):
-                output = next(fresh)
-                self.cache.store(key, output)
-            assert isinstance(output, _IssueOutput)
-            self._link(key, output.files)
-            self.used_blobs.update(sha for sha, _ in output.feed_content.values())
-            self.feed_content[digest.date] = output.feed_content
+        for done, (key, digest, known) in enumerate(zip(keys, digests, cached, strict=True), 1):
+            if known is None:
+                record = next(fresh)
+                self.cache.put(key, record)
+                known = _issue_record(record) or _invalid(record)
+            site, outbox, entry = known
+            self.outputs.site.update(site)
+            self.outputs.outbox.update(outbox)
+            self.entries[digest.date] = entry
             if progress:
-                progress(done, len(plans))
+                progress(done, len(keys))
         return len(missing)
 
+    def site_pages(self, digests: Sequence[Digest]) -> None:
+        """The index of every issue, the 404 page and the style sheet."""
+        from newsletter import site
+
+        key = hash_parts(self.context, "site pages", *(self.source_key[d.date] for d in digests))
+        self.outputs.site.update(
+            self.cached_files(key, lambda: site.site_files(digests, self.settings))
+        )
+
     def feeds(self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]) -> None:
-        """The subscription feeds (always rendered: the newest entries), and the archive
-        pages, of which only the newest is not yet final."""
-        content = self._cached_feed_content
-        self.stage.write(feeds.current_feed_files(digests, self.settings, updated, content))
+        """The subscription feeds (the newest entries) and the archive pages, of which only
+        the newest is not yet final."""
+        from newsletter import feeds
+
+        newest = digests[-self.settings.feed_entries :]
+        key = hash_parts(
+            self.context,
+            f"current feeds of {len(digests)}",
+            *(self.source_key[digest.date] for digest in newest),
+            *(updated[digest.date].isoformat() for digest in newest),
+        )
+        content = self._entry_html
+        self.outputs.site.update(
+            self.cached_files(
+                key, lambda: feeds.current_feed_files(digests, self.settings, updated, content)
+            )
+        )
         for chunk in feeds.archive_chunks(digests, self.settings.feed_entries):
             key = hash_parts(
                 self.context,
@@ -177,37 +293,57 @@ class _CachedRender:
                 *(self.source_key[digest.date] for digest in chunk.digests),
                 *(updated[digest.date].isoformat() for digest in chunk.dated_by),
             )
-            listing = self.cache.load(key)
-            if not self._usable_files(listing):
-                page = feeds.archive_page_files(chunk, self.settings, updated, content)
-                listing = self.cache.put_files(page)
-                self.cache.store(key, listing)
-            assert isinstance(listing, dict)
-            self._link(key, listing)
+
+            def page(chunk: feeds.ArchiveChunk = chunk) -> Files:
+                return feeds.archive_page_files(chunk, self.settings, updated, content)
+
+            self.outputs.site.update(self.cached_files(key, page))
+
+    def cached_files(self, key: str, render: Callable[[], Files]) -> Mapping[str, output.Content]:
+        """The files `render` returns, from the cache when they are there under `key`."""
+        record = self.cache.get(key)
+        files = file_list(record.get("files")) if record else None
+        if files is not None:
+            return files
+        rendered = render()
+        self.cache.put(key, {"files": self.cache.put_files(rendered)})
+        return rendered
 
     def _issue_key(self, digest: Digest, previous: Digest | None, following: Digest | None) -> str:
         neighbour_keys = [self.source_key[d.date] if d else "" for d in (previous, following)]
         return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys)
 
-    def _cached_feed_content(self, digest: Digest) -> str:
-        ((sha, _),) = self.feed_content[digest.date].values()
-        with open(self.cache.blob_path(sha), encoding="utf-8") as file:
-            return file.read()
+    def _entry_html(self, digest: Digest) -> str:
+        """An issue's feed entry as rendered with its page, or rendered again if the cache
+        lost it."""
+        content = self.cache.read_blob(self.entries[digest.date])
+        if content is not None:
+            return content.decode("utf-8")
+        from newsletter import feeds
 
-    def _link(self, key: str, listing: FileList) -> None:
-        self.stage.link(listing, self.cache)
-        self.used_keys.add(key)
-        self.used_blobs.update(sha for sha, _ in listing.values())
+        full = _full_digest(self.cache, self.full_digests[digest.date], digest.source_path)
+        return feeds.issue_content_html(full, self.settings)
 
-    def _usable(self, output: object) -> bool:
-        return (
-            isinstance(output, _IssueOutput)
-            and self._usable_files(output.files)
-            and self._usable_files(output.feed_content)
-        )
 
-    def _usable_files(self, listing: object) -> bool:
-        return isinstance(listing, dict) and self.cache.has_files(listing)
+def _issue_record(
+    record: Record | None,
+) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Blob] | None:
+    """An issue's cache record: its page's files, its email's files, its feed entry."""
+    if record is None:
+        return None
+    site, outbox, entry = (
+        file_list(record.get("site")),
+        file_list(record.get("outbox")),
+        record.get("entry"),
+    )
+    if site is None or outbox is None or not is_blob(entry):
+        return None
+    assert isinstance(entry, list | tuple)
+    return site, outbox, (entry[0], entry[1])
+
+
+def _invalid(record: Record) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Blob]:
+    raise RuntimeError(f"an issue rendered into an invalid record: {record!r}")
 
 
 def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
@@ -220,57 +356,91 @@ def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
     return sources
 
 
-def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[Digest]:
+def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[_Parsed]:
     """Parse (or load from the cache) every source; all problems of all files in one error.
 
-    Full digests go to the cache; what is kept in memory are their outlines (no bullets),
-    all that the index, the feeds' metadata and the neighbour links need."""
-    outlines: list[Digest | None] = [_cached_outline(cache, source.key) for source in sources]
-    missing = [source for source, outline in zip(sources, outlines, strict=True) if not outline]
-    parsed = iter(_run(_parse_source, missing, workers))
-    digests: list[Digest] = []
+    Full digests go to the cache as blobs; what is kept in memory are their outlines (no
+    bullets), all that the index, the feeds' metadata and the neighbour links need."""
+    known = [_parsed_record(cache.get(source.key)) for source in sources]
+    missing = [source for source, item in zip(sources, known, strict=True) if item is None]
+    fresh = iter(_run(_parse_source, [(s, cache.root) for s in missing], workers))
+    result: list[_Parsed] = []
     problems: list[Problem] = []
-    for source, outline in zip(sources, outlines, strict=True):
-        if outline is None:
-            result = next(parsed)
-            if isinstance(result, tuple):
-                problems.extend(result)
+    for source, item in zip(sources, known, strict=True):
+        if item is None:
+            parsed = next(fresh)
+            if not isinstance(parsed, _Parsed):
+                problems.extend(parsed)
                 continue
-            cache.store(source.key, result)
-            outline = result.outline()
-        digests.append(outline)
-    problems.extend(duplicate_date_problems(digests))
+            cache.put(
+                source.key, {"digest": parsed.digest, "outline": digest_as_dict(parsed.outline)}
+            )
+            item = parsed
+        result.append(item)
+    problems.extend(duplicate_date_problems(p.outline for p in result))
     if problems:
         raise DigestError(problems)
-    return digests
+    return result
 
 
-def _cached_outline(cache: BuildCache, key: str) -> Digest | None:
-    digest = cache.load(key)
-    return digest.outline() if isinstance(digest, Digest) else None
-
-
-def _parse_source(source: _Source) -> Digest | tuple[Problem, ...]:
-    # Problems, not the exception, cross the process boundary: they pickle as plain values.
+def _parsed_record(record: Record | None) -> _Parsed | None:
+    if record is None or not is_blob(record.get("digest")):
+        return None
     try:
-        return parse_file(source.path)
+        outline = digest_from_dict(record.get("outline"))
+    except (ValueError, TypeError):
+        return None
+    blob = record["digest"]
+    assert isinstance(blob, list | tuple)
+    return _Parsed(outline, (blob[0], blob[1]))
+
+
+def _parse_source(task: tuple[_Source, Path]) -> _Parsed | tuple[Problem, ...]:
+    """Parse one digest file and keep it in the cache; returns its outline and blob.
+    Problems, not the exception, cross the process boundary: they pickle as plain values."""
+    from newsletter.parse import parse_file
+
+    source, cache_root = task
+    try:
+        digest = parse_file(source.path)
     except DigestError as error:
         return error.problems
+    blob = BuildCache(cache_root).put_blob(_digest_json(digest))
+    return _Parsed(digest.outline(), blob)
 
 
-def _render_issue(task: _IssueTask) -> _IssueOutput:
-    """Render one issue's files (email and web page) and its feed entry straight into the
-    cache's blobs, so the main process holds only their names: memory stays flat however
-    long the archive is."""
+def _digest_json(digest: Digest) -> bytes:
+    return json.dumps(digest_as_dict(digest), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _full_digest(cache: BuildCache, blob: Blob, source_path: str) -> Digest:
+    """The whole digest from the cache, or parsed again when the cache lost it."""
+    content = cache.read_blob(blob)
+    if content is not None:
+        try:
+            return digest_from_dict(json.loads(content))
+        except ValueError:
+            pass
+    from newsletter.parse import parse_file
+
+    return parse_file(source_path)
+
+
+def _render_issue(task: _IssueTask) -> Record:
+    """Render one issue's page, email and feed entry straight into the cache's blobs, so
+    the main process holds only their names: memory stays flat however long the archive."""
+    from newsletter import feeds, mail, site
+
     cache = BuildCache(task.cache_root)
-    digest = cache.load(task.digest_key)
-    if not isinstance(digest, Digest):  # stored by _parse_all moments ago
-        raise RuntimeError(f"the build cache lost the parsed digest {task.digest_key}")
-    files: Files = {}
-    files.update(mail.issue_email_files(digest, task.settings))
-    files.update(site.issue_page_files(digest, task.previous, task.following, task.settings))
+    digest = _full_digest(cache, task.digest, task.source_path)
+    page = site.issue_page_files(digest, task.previous, task.following, task.settings)
+    email = mail.issue_email_files(digest, task.settings)
     entry = feeds.issue_content_html(digest, task.settings).encode("utf-8")
-    return _IssueOutput(cache.put_files(files), cache.put_files({"feed entry": entry}))
+    return {
+        "site": cache.put_files(page),
+        "outbox": cache.put_files(email),
+        "entry": cache.put_blob(entry),
+    }
 
 
 def _run(
@@ -328,56 +498,3 @@ def _last_edit_times(folder: Path) -> Mapping[str, dt.datetime]:
             status, name = line.split("\t", 1)
             newest.setdefault(Path(name).name, (status, commit_time))  # newest commit first
     return {name: time for name, (status, time) in newest.items() if status == "M"}
-
-
-class _Stage:
-    """The staging folder a build fills before it replaces the output."""
-
-    # Plain strings, not Path objects: a warm build links thousands of files, and pathlib's
-    # per-join cost was a fifth of its time.
-    def __init__(self, root: Path) -> None:
-        self.root = str(root)
-        self.folders: set[str] = set()
-
-    def write(self, files: Mapping[str, bytes]) -> None:
-        for relative, content in sorted(files.items()):
-            with open(self._target(relative), "wb") as file:
-                file.write(content)
-
-    def link(self, listing: FileList, cache: BuildCache) -> None:
-        for relative, (sha, _) in sorted(listing.items()):
-            link_or_copy(cache.blob_path(sha), self._target(relative))
-
-    def _target(self, relative: str) -> str:
-        target = os.path.join(self.root, relative)
-        folder = os.path.dirname(target)
-        if folder not in self.folders:
-            os.makedirs(folder, exist_ok=True)
-            self.folders.add(folder)
-        return target
-
-
-@contextmanager
-def staged_output(output_dir: Path) -> Iterator[_Stage]:
-    """Yield a staging folder beside the output; swap it into place only if the block ends
-    without an exception."""
-    output_dir = output_dir.resolve()
-    staging = output_dir.with_name(output_dir.name + ".partial")
-    retired = output_dir.with_name(output_dir.name + ".previous")
-    for leftover in (staging, retired):
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        yield _Stage(staging)
-        if output_dir.exists():
-            output_dir.rename(retired)
-        staging.rename(output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(retired, ignore_errors=True)
-
-
-def write_atomically(output_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Replace the output folder with exactly `files`, all at once."""
-    with staged_output(output_dir) as stage:
-        stage.write(files)

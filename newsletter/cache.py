@@ -1,27 +1,32 @@
 """A content-keyed build cache in one folder, safe to keep between CI runs (actions/cache).
 
-`entries/<key>` hold pickled values (parsed digests, file lists); `blobs/<sha256>` hold output
-file contents, linked into the output folder. Every write is atomic (temp file + os.replace),
-and anything unreadable counts as a miss: a missing or corrupt cache costs time, never
-correctness.
+It holds data, never code: `index.json` says what was parsed and rendered under which
+content key, `blobs/<sha256>` hold contents (parsed digests as JSON, rendered files). What
+is read back is checked before use: the index must have the expected shape, a blob must hash
+to its name. Anything missing, truncated or garbled is a miss: a damaged cache costs time,
+never correctness. Output folders never share storage with the cache (files are copied out,
+see output.py), so editing the output cannot change the cache, nor the reverse.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import shutil
-import tempfile
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import newsletter
+from newsletter.output import write_atomically
 
 DEFAULT_CACHE_DIR = Path(".cache/newsletter")
 CACHE_DIR_ENV = "NEWSLETTER_CACHE_DIR"
+_INDEX_FORMAT = 1
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
-FileList = dict[str, tuple[str, int]]  # output path → (blob sha256, size)
+Blob = tuple[str, int]  # (sha256 of the content, its size)
+FileList = dict[str, Blob]  # relative output path → blob
+Record = dict[str, object]  # one index entry: JSON data, checked by whoever reads it
 
 
 def hash_parts(*parts: str | bytes) -> str:
@@ -48,70 +53,116 @@ def code_fingerprint() -> str:
     return files_fingerprint([Path(newsletter.__file__).parent], "*.py")
 
 
-class BuildCache:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.entries = root / "entries"
-        self.blobs = root / "blobs"
-        self._blobs = str(self.blobs)
+def blob_of(content: bytes) -> Blob:
+    return hashlib.sha256(content).hexdigest(), len(content)
 
-    def load(self, key: str) -> object | None:
-        try:
-            with (self.entries / key[:2] / key).open("rb") as file:
-                value: object = pickle.load(file)
-                return value
-        except Exception:  # any unreadable entry is a miss
+
+def is_blob(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and _SHA256.fullmatch(value[0]) is not None
+        and type(value[1]) is int
+    )
+
+
+def file_list(value: object) -> FileList | None:
+    """A file list read back from JSON, or None when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    listing: FileList = {}
+    for relative, blob in value.items():
+        if not isinstance(relative, str) or not is_blob(blob):
             return None
+        listing[relative] = (blob[0], blob[1])
+    return listing
 
-    def store(self, key: str, value: object) -> None:
-        _write_atomically(self.entries / key[:2] / key, pickle.dumps(value, protocol=5))
 
-    def put_files(self, files: dict[str, bytes]) -> FileList:
-        """Store file contents as blobs; returns what is needed to link them again."""
-        listing: FileList = {}
-        for relative, content in files.items():
-            sha = hashlib.sha256(content).hexdigest()
-            if not self.has_files({relative: (sha, len(content))}):
-                _write_atomically(Path(self.blob_path(sha)), content)
-            listing[relative] = (sha, len(content))
-        return listing
+class BuildCache:
+    """The index in memory while a build runs (loaded once, saved once) and the blobs on
+    disk. Entries the build did not use are dropped when it saves."""
 
-    def prune(self, used_keys: set[str], used_blobs: set[str]) -> None:
-        """Drop what this build did not use, so the cache does not grow without bound."""
-        for folder, used in ((self.entries, used_keys), (self.blobs, used_blobs)):
-            for path in folder.glob("*/*"):
-                if path.name not in used:
+    def __init__(self, root: Path, distrusted: Iterable[str] = ()) -> None:
+        """`distrusted`: blobs found damaged; a record referring to one is a miss."""
+        self.root = root
+        self._distrusted = set(distrusted)
+        self._blobs = str(root / "blobs")
+        self._index_path = root / "index.json"
+        self._entries = self._load_index()
+        self._used: dict[str, Record] = {}
+        self._changed = False
+
+    def get(self, key: str) -> Record | None:
+        record = self._entries.get(key)
+        if record is None or (
+            self._distrusted and self._distrusted.intersection(_blob_names([record]))
+        ):
+            return None
+        self._used[key] = record
+        return record
+
+    def put(self, key: str, record: Record) -> None:
+        self._entries[key] = self._used[key] = record
+        self._changed = True
+
+    def save(self) -> None:
+        """Keep only what this build used; delete the blobs nothing refers to any more."""
+        if not self._changed and len(self._used) == len(self._entries):
+            return
+        kept = {"format": _INDEX_FORMAT, "entries": self._used}
+        write_atomically(self._index_path, json.dumps(kept, separators=(",", ":")).encode())
+        self._entries = dict(self._used)
+        self._changed = False
+        referenced = set(_blob_names(self._used.values()))
+        for folder in Path(self._blobs).glob("*"):
+            for path in folder.glob("*"):
+                if path.name not in referenced:
                     path.unlink(missing_ok=True)
+
+    def put_blob(self, content: bytes) -> Blob:
+        blob = blob_of(content)
+        if self.read_blob(blob) is None:  # absent, or damaged: write it (again)
+            write_atomically(Path(self.blob_path(blob[0])), content)
+        return blob
+
+    def put_files(self, files: Mapping[str, bytes]) -> FileList:
+        return {relative: self.put_blob(content) for relative, content in files.items()}
+
+    def read_blob(self, blob: Blob) -> bytes | None:
+        """The blob's content if it is intact (hashes to its name), else None."""
+        try:
+            with open(self.blob_path(blob[0]), "rb") as file:
+                content = file.read()
+        except OSError:
+            return None
+        return content if blob_of(content) == tuple(blob) else None
 
     def blob_path(self, sha: str) -> str:
         return f"{self._blobs}/{sha[:2]}/{sha}"  # a string: called for every output file
 
-    def has_files(self, listing: FileList) -> bool:
-        """Every blob is present with its size (a cheap check against a damaged cache)."""
-        for sha, size in listing.values():
-            try:
-                if os.stat(self.blob_path(sha)).st_size != size:
-                    return False
-            except OSError:
-                return False
-        return True
+    def _load_index(self) -> dict[str, Record]:
+        try:
+            document = json.loads(self._index_path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(document, dict) or document.get("format") != _INDEX_FORMAT:
+            return {}
+        entries = document.get("entries")
+        if not isinstance(entries, dict):
+            return {}
+        return {key: value for key, value in entries.items() if isinstance(value, dict)}
 
 
-def link_or_copy(source: str, target: str) -> None:
-    """Hard-link a cached blob into the output (fast, no extra disk); copy across devices."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _blob_names(records: Iterable[Record]) -> Iterable[str]:
+    """Every sha256 a record refers to: blobs are the only 64-hex-digit strings in the
+    index, as a file list's values or a record's own fields."""
+    for record in records:
+        for value in record.values():
+            if is_blob(value):
+                assert isinstance(value, list | tuple)
+                yield value[0]
+            elif isinstance(value, dict):
+                for blob in value.values():
+                    if is_blob(blob):
+                        yield blob[0]

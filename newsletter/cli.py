@@ -13,18 +13,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter import build as build_module
-from newsletter import send as send_module
-from newsletter import serve as serve_module
 from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
 from newsletter.config import load_settings
 from newsletter.errors import DigestError, NewsletterError, Problem, SendError
 from newsletter.model import digest_as_dict
-from newsletter.parse import parse_file, parse_files
+
+# The commands import what they need when they run (the parser, the build, SMTP), so
+# starting one command does not pay for the others' libraries.
+if TYPE_CHECKING:
+    from newsletter import send as send_module
 
 app = typer.Typer(
     help="Feeds, email issues and a web archive from daily paper digests.",
@@ -35,6 +36,10 @@ app = typer.Typer(
 
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of digest files.")]
 OutputOption = Annotated[Path, typer.Option("--output", help="Folder the site is written to.")]
+OutboxOption = Annotated[
+    Path,
+    typer.Option("--outbox", help="Folder the email editions are written to (not deployed)."),
+]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (default: ./newsletter.toml).")
 ]
@@ -75,6 +80,8 @@ def check(
     ] = CheckFormat.text,
 ) -> None:
     """Check digests; print a summary per digest, or every problem as path:line: message."""
+    from newsletter.parse import parse_files
+
     if not paths and not DEFAULT_SEEDS.is_dir():
         typer.echo(f"{DEFAULT_SEEDS}: no such folder of digests; name files or folders", err=True)
         raise typer.Exit(1)
@@ -116,6 +123,8 @@ def parse(
     ] = False,
 ) -> None:
     """Show what the parser understood of one digest."""
+    from newsletter.parse import parse_file
+
     try:
         digest = parse_file(file)
     except DigestError as error:
@@ -132,6 +141,7 @@ def parse(
 def build(
     seeds: SeedsOption = Path("seeds"),
     output: OutputOption = Path("public"),
+    outbox: OutboxOption = Path("outbox"),
     base_url: BaseUrlOption = None,
     config: ConfigOption = None,
     cache_dir: Annotated[
@@ -143,7 +153,9 @@ def build(
         ),
     ] = None,
 ) -> None:
-    """Build feeds, email issues and the web archive from the digests."""
+    """Build feeds and the web archive into --output, email issues into --outbox."""
+    from newsletter import build as build_module
+
     if not seeds.is_dir():
         typer.echo(f"{seeds}: no such folder of digests", err=True)
         raise typer.Exit(1)
@@ -151,12 +163,12 @@ def build(
         settings = load_settings(config, base_url=base_url)
         with _progress_bar("building") as progress:
             report = build_module.build(
-                seeds, output, settings, cache_dir=cache_dir, progress=progress
+                seeds, output, settings, outbox_dir=outbox, cache_dir=cache_dir, progress=progress
             )
     except NewsletterError as error:
         raise fail(error) from None
     typer.echo(
-        f"built {report.issues} issues into {output}: {report.rendered} rendered, "
+        f"built {report.issues} issues into {output} and {outbox}: {report.rendered} rendered, "
         f"{report.reused} reused, {report.seconds:.2f} s"
     )
 
@@ -180,7 +192,9 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 @app.command()
 def send(
-    date: Annotated[str, typer.Argument(help="The built issue to send, as YYYY-MM-DD.")],
+    date: Annotated[
+        str, typer.Argument(help="The built issue to send: YYYY-MM-DD (a week: YYYY-Www).")
+    ],
     to: Annotated[
         list[str] | None, typer.Option("--to", help="A recipient; repeat for several.")
     ] = None,
@@ -191,10 +205,10 @@ def send(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show who would get what; connect to nothing.")
     ] = False,
-    output: OutputOption = Path("public"),
+    outbox: OutboxOption = Path("outbox"),
     ledger: Annotated[
         Path, typer.Option("--ledger", help="Delivery ledger that makes re-runs safe.")
-    ] = send_module.DEFAULT_LEDGER,
+    ] = Path(".newsletter/deliveries.log"),
     config: ConfigOption = None,
 ) -> None:
     """Send a built issue over SMTP, one copy per recipient, skipping those already reached.
@@ -203,10 +217,12 @@ def send(
     NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).
     Each copy's unsubscribe link is the configured unsubscribe_url plus `?email=<address>`.
     """
+    from newsletter import send as send_module
+
     try:
         settings = load_settings(config)
         the_ledger = send_module.Ledger(ledger)
-        plan = send_module.plan(output, date, to or [], recipients, the_ledger)
+        plan = send_module.plan(outbox, date, to or [], recipients, the_ledger)
         if dry_run:
             _print_dry_run(plan)
             return
@@ -273,6 +289,8 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Preview the built site on 127.0.0.1, under the base URL's path (Ctrl-C stops)."""
+    from newsletter import serve as serve_module
+
     try:
         settings = load_settings(config, base_url=base_url)
         server = serve_module.preview_server(output, settings, port)

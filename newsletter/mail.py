@@ -1,4 +1,4 @@
-"""Email issue: HTML (Jinja2 + premailer), text part, and the complete MIME message.
+"""Email issue: HTML (Jinja2 + a CSS inliner), text part, and the complete MIME message.
 
 Pure: the same digest and settings always give the same bytes (no clock, no random
 boundary), so two builds of an issue are byte-identical and a content-keyed cache holds.
@@ -31,12 +31,13 @@ _KNOWN_THUMBNAIL_RATIOS = {"https://cdn-thumbnails.huggingface.co/social-thumbna
 
 
 def issue_email_files(digest: Digest, settings: Settings) -> dict[str, bytes]:
-    """`issues/<date>/email.html`, `email.txt` and `issue.eml` for one digest."""
+    """`<date>/email.html`, `email.txt` and `issue.eml` for one digest, as the outbox holds
+    them (never deployed: `newsletter send <date>` reads the `.eml`)."""
     context = email_context(digest, settings)
     html = inline_css(render_html(context, settings), settings.base_url, settings.css_inliner)
     text = render_text(context, settings)
     message = issue_message(digest, settings, html, text)
-    folder = f"issues/{digest.slug}/"
+    folder = f"{digest.slug}/"
     return {
         folder + "email.html": html.encode("utf-8"),
         folder + "email.txt": text.encode("utf-8"),
@@ -77,9 +78,9 @@ def render_text(context: dict[str, Any], settings: Settings) -> str:
     return environment(settings).get_template("email/email.txt").render(context)
 
 
-def inline_css(html: str, base_url: str, inliner: str = "premailer") -> str:
-    """Move the `<style>` rules onto the elements. The one place that inlines: premailer by
-    default, css-inline (the `css_inliner` setting) when speed matters more.
+def inline_css(html: str, base_url: str, inliner: str = "css-inline") -> str:
+    """Move the `<style>` rules onto the elements. The one place that inlines: css-inline
+    (Rust, fast) by default, premailer (the `css_inliner` setting) for those who need it.
 
     The `<style data-premailer="ignore" data-css-inline="keep">` block (media queries,
     dark mode) stays in the head with its `!important`; neither inliner touches the network.
@@ -129,7 +130,7 @@ def _memoized_premailer() -> Any:
 
 
 def _inline_with_css_inline(html: str, base_url: str) -> str:
-    import css_inline  # optional: pip install 'daily-papers-newsletter[fast]'
+    import css_inline  # here, not at the top: only a build that renders an email needs it
 
     inliner = css_inline.CSSInliner(
         keep_style_tags=False, base_url=base_url, load_remote_stylesheets=False

@@ -71,3 +71,50 @@ def digest_as_dict(digest: Digest) -> dict[str, object]:
             for paper in digest.papers
         ],
     }
+
+
+def digest_from_dict(data: object) -> Digest:
+    """The inverse of `digest_as_dict`, for data read back from disk: ValueError unless every
+    field has the type the model declares."""
+    if not isinstance(data, dict) or set(data) != {"date", "source_path", "papers"}:
+        raise ValueError("not a digest")
+    papers = data["papers"]
+    if not isinstance(papers, list) or not isinstance(data["source_path"], str):
+        raise ValueError("not a digest")
+    return Digest(
+        date=dt.date.fromisoformat(_typed(data["date"], str)),
+        papers=tuple(_paper_from_dict(paper) for paper in papers),
+        source_path=data["source_path"],
+    )
+
+
+_PAPER_FIELDS = {
+    "title": (str,),
+    "link": (str,),
+    "arxiv_id": (str, type(None)),
+    "thumbnail_url": (str, type(None)),
+    "video_url": (str, type(None)),
+    "votes": (int,),
+    "authors": (list,),
+    "authors_truncated": (bool,),
+    "bullets": (list,),
+    "line": (int,),
+}
+
+
+def _paper_from_dict(data: object) -> Paper:
+    if not isinstance(data, dict) or data.keys() != _PAPER_FIELDS.keys():
+        raise ValueError("not a paper")
+    for name, types in _PAPER_FIELDS.items():
+        if type(data[name]) not in types:
+            raise ValueError(f"a paper's {name} is not a {types[0].__name__}")
+    for name in ("authors", "bullets"):
+        if not all(type(item) is str for item in data[name]):
+            raise ValueError(f"a paper's {name} are not all text")
+    return Paper(**{**data, "authors": tuple(data["authors"]), "bullets": tuple(data["bullets"])})
+
+
+def _typed(value: object, kind: type[str]) -> str:
+    if not isinstance(value, kind):
+        raise ValueError(f"expected {kind.__name__}, found {type(value).__name__}")
+    return value

@@ -1,6 +1,6 @@
 """SMTP delivery of a built issue, with a delivery ledger that makes sending idempotent.
 
-This module reads `issues/<date>/issue.eml` as `newsletter build` wrote it and never renders
+This module reads `outbox/<date>/issue.eml` as `newsletter build` wrote it and never renders
 (rss2email's separation: delivery knows nothing about digests). Each recipient gets their own
 copy (own To, Message-ID and unsubscribe link) over one reused connection.
 
@@ -13,6 +13,7 @@ retry, so receiving systems can recognise it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
 import os
@@ -36,7 +37,7 @@ DEFAULT_LEDGER = Path(".newsletter/deliveries.log")
 BACKOFF_SECONDS = (2.0, 5.0, 15.0, 30.0)  # waits before each retry of a temporary failure
 TLS_MODES = ("none", "starttls", "ssl")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EDITION_NAME = re.compile(r"\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}")
 # Deliberately simple (RFC 5321 §4.1.2 allows far more): catches typos in a mailing list.
 _ADDRESS = re.compile(
     r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
@@ -88,18 +89,31 @@ def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings:
     return SmtpSettings(host, port, tls, user, password)  # type: ignore[arg-type]
 
 
-def built_issue_path(output_dir: Path, date: str) -> Path:
-    """`<output>/issues/<date>/issue.eml`, or a SendError naming the issues that exist."""
-    if not _DATE.fullmatch(date):
-        raise SendError(f"{date!r} is not a date; give the issue's date as YYYY-MM-DD")
-    path = output_dir / "issues" / date / "issue.eml"
-    if not path.is_file():
-        built = sorted(p.parent.name for p in output_dir.glob("issues/*/issue.eml"))
-        known = f"built issues: {', '.join(built)}" if built else "no issue is built there"
+def built_issue_path(outbox_dir: Path, name: str) -> Path:
+    """`<outbox>/<name>/issue.eml` (a daily issue's name is its date, YYYY-MM-DD; a weekly
+    edition's YYYY-Www), or a SendError naming the built editions nearest to `name`."""
+    if not _EDITION_NAME.fullmatch(name):
         raise SendError(
-            f"no built issue for {date} in {output_dir} ({known}); run `newsletter build` first"
+            f"{name!r} is not a date; give the issue's date as YYYY-MM-DD (or a week as YYYY-Www)"
+        )
+    path = outbox_dir / name / "issue.eml"
+    if not path.is_file():
+        built = sorted(p.parent.name for p in outbox_dir.glob("*/issue.eml"))
+        known = (
+            f"nearest built: {', '.join(nearest(built, name))}"
+            if built
+            else "nothing is built there"
+        )
+        raise SendError(
+            f"no built issue for {name} in {outbox_dir} ({known}); run `newsletter build` first"
         )
     return path
+
+
+def nearest(names: Sequence[str], name: str, each_side: int = 2) -> list[str]:
+    """Up to `each_side` sorted names before `name` and as many after it."""
+    position = bisect.bisect_left(names, name)
+    return list(names[max(0, position - each_side) : position + each_side])
 
 
 def read_issue(path: Path) -> EmailMessage:
@@ -437,13 +451,13 @@ class Plan:
 
 
 def plan(
-    output_dir: Path,
+    outbox_dir: Path,
     date: str,
     to: Sequence[str],
     recipients_file: Path | None,
     ledger: Ledger,
 ) -> Plan:
-    issue = read_issue(built_issue_path(output_dir, date))
+    issue = read_issue(built_issue_path(outbox_dir, date))
     addresses = checked_addresses(to)
     if recipients_file is not None:
         addresses += read_recipients(recipients_file)

@@ -1,0 +1,220 @@
+"""Bringing an output folder to exactly the wanted files, writing only what differs.
+
+A manifest (in the build cache) records, for every file the last build left in the folder,
+its sha256 and size and the file's stat (size, mtime, inode) right after it was written.
+A file whose stat still matches is trusted without being read, like git's index; any other
+file is hashed, and rewritten if it differs. Files not wanted are removed. So an edit to the
+output, a stray file, or a deleted manifest is repaired by the next build.
+
+Journal: the manifest is deleted before the folder changes and written again after, so a
+build killed halfway leaves no manifest, and the next build checks every file.
+
+Racy files (git's term): a file modified within the same clock tick as the manifest was
+written has an mtime no older than the manifest's, so an edit in that tick would keep its
+stat. Such files are never trusted on their stat alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Blob = tuple[str, int]  # (sha256 of the content, its size)
+Content = bytes | Blob  # rendered in memory, or a blob in the build cache
+_MANIFEST_FORMAT = 1
+
+# Tests kill a build after this many writes to prove an interrupted build is repaired.
+_KILL_AFTER_WRITES_ENV = "NEWSLETTER_TEST_KILL_AFTER_WRITES"
+_writes_left = int(os.environ.get(_KILL_AFTER_WRITES_ENV) or 0) or None
+
+
+def write_atomically(path: Path | str, content: bytes) -> os.stat_result:
+    """Write through a temporary file in the same folder and rename it into place (POSIX
+    rename is atomic): a reader sees the old file or the new one, never half of one.
+    Returns the new file's stat."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+            file.flush()
+            written = os.fstat(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _count_write()
+    return written
+
+
+def _count_write() -> None:
+    global _writes_left
+    if _writes_left is not None:
+        _writes_left -= 1
+        if _writes_left == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Plan:
+    """What applying the wanted files to a folder will do."""
+
+    root: Path
+    manifest: Path
+    wanted: dict[str, Content]
+    blobs: dict[str, Blob]  # relative path → its content's blob
+    write: list[str] = field(default_factory=list)  # relative paths, sorted
+    remove: list[str] = field(default_factory=list)  # files and folders to remove
+    kept: dict[str, list[object]] = field(default_factory=dict)  # manifest rows kept
+    manifest_current: bool = True
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.write or self.remove) or not self.manifest_current
+
+    def writes_from_cache(self) -> dict[str, Blob]:
+        """The files to write whose content comes from the cache's blobs."""
+        return {
+            path: self.blobs[path]
+            for path in self.write
+            if not isinstance(self.wanted[path], bytes)
+        }
+
+
+def plan(root: Path, wanted: Mapping[str, Content], manifest: Path) -> Plan:
+    """Compare the folder with the wanted files; touches nothing."""
+    blobs = {path: _blob(content) for path, content in wanted.items()}
+    result = Plan(root, manifest, dict(wanted), blobs)
+    recorded, written_at = _read_manifest(manifest)
+    files, folders = _scan(root)
+    result.manifest_current = written_at is not None and set(recorded) == set(wanted)
+    wanted_folders = {os.path.dirname(path) for path in wanted}
+    for folder in list(wanted_folders):
+        while folder:
+            folder = os.path.dirname(folder)
+            wanted_folders.add(folder)
+    result.remove = sorted(path for path in files if path not in wanted)
+    result.remove += sorted(
+        (path for path in folders if path not in wanted_folders), key=len, reverse=True
+    )
+    for path in sorted(wanted):
+        found = files.get(path)
+        row = recorded.get(path)
+        blob = blobs[path]
+        if found is None or not stat.S_ISREG(found.st_mode) or found.st_size != blob[1]:
+            result.write.append(path)
+        elif _trusted(row, blob, found, written_at):
+            result.kept[path] = row  # type: ignore[assignment]
+        elif _file_blob(root / path) == blob:
+            result.kept[path] = _row(blob, found)
+            result.manifest_current = False
+        else:
+            result.write.append(path)
+    return result
+
+
+def apply(plan: Plan, read_blob: Callable[[Blob], bytes | None]) -> None:
+    """Write and remove what the plan says, then record the folder in the manifest."""
+    if not plan.changes:
+        return
+    plan.manifest.unlink(missing_ok=True)  # the journal: the folder is being changed
+    _count_write()
+    for path in plan.remove:
+        target = plan.root / path
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        _count_write()
+    rows = dict(plan.kept)
+    root = str(plan.root)
+    for path in plan.write:
+        wanted = plan.wanted[path]
+        content = wanted if isinstance(wanted, bytes) else read_blob(wanted)
+        if content is None:
+            raise RuntimeError(f"the build cache lost {path}'s content while building")
+        destination = os.path.join(root, path)  # a string: called for every file written
+        if os.path.isdir(destination):
+            shutil.rmtree(destination)
+        rows[path] = _row(plan.blobs[path], write_atomically(destination, content))
+    document = {"format": _MANIFEST_FORMAT, "files": rows}
+    write_atomically(plan.manifest, json.dumps(document, separators=(",", ":")).encode())
+
+
+def _blob(content: Content) -> Blob:
+    if isinstance(content, bytes):
+        return hashlib.sha256(content).hexdigest(), len(content)
+    return content
+
+
+def _row(blob: Blob, found: os.stat_result) -> list[object]:
+    return [blob[0], blob[1], found.st_mtime_ns, found.st_ino]
+
+
+def _trusted(
+    row: list[object] | None, blob: Blob, found: os.stat_result, written_at: int | None
+) -> bool:
+    """The manifest says this file holds `blob`, and its stat is as recorded and older
+    than the manifest (see "racy files" above)."""
+    return (
+        row is not None
+        and written_at is not None
+        and row == _row(blob, found)
+        and found.st_mtime_ns < written_at
+    )
+
+
+def _file_blob(path: Path) -> Blob | None:
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(content).hexdigest(), len(content)
+
+
+def _read_manifest(path: Path) -> tuple[dict[str, list[object]], int | None]:
+    """The rows and the manifest's own mtime; nothing when missing or not as written."""
+    try:
+        written_at = os.stat(path).st_mtime_ns
+        document = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return {}, None
+    rows = document.get("files") if isinstance(document, dict) else None
+    if document.get("format") != _MANIFEST_FORMAT or not isinstance(rows, dict):
+        return {}, None
+    valid = {
+        path: row
+        for path, row in rows.items()
+        if isinstance(row, list) and len(row) == 4 and all(isinstance(v, str | int) for v in row)
+    }
+    return valid, written_at
+
+
+def _scan(root: Path) -> tuple[dict[str, os.stat_result], list[str]]:
+    """Every file (relative path → lstat) and folder below root; symlinks count as files."""
+    files: dict[str, os.stat_result] = {}
+    folders: list[str] = []
+    pending = [("", str(root))]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(relative)
+                pending.append((relative + "/", entry.path))
+            else:
+                files[relative] = entry.stat(follow_symlinks=False)
+    return files, folders
