@@ -1,8 +1,13 @@
 """Build orchestration: incremental builds equal cold ones, the cache never serves stale or
-damaged output, and a failed build leaves the previous output as it was."""
+damaged output, an edited or half-written output is repaired by the next build, and a failed
+build leaves the previous output as it was."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,9 +30,18 @@ def add_digest(
 
 
 def cold_build(seeds: Path, settings: Settings, scratch: Path) -> dict[str, bytes]:
-    output = scratch / "cold-output"
-    build(seeds, output, settings, cache_dir=scratch / "cold-cache")
-    return snapshot(output)
+    """Every file of the site and the outbox of a build with no cache and no output."""
+    build(seeds, scratch / "public", settings, cache_dir=scratch / "cache")
+    return both_outputs(scratch)
+
+
+def both_outputs(folder: Path) -> dict[str, bytes]:
+    """`public/` and `outbox/` in `folder`, as one snapshot."""
+    return {
+        f"{name}/{path}": content
+        for name in ("public", "outbox")
+        for path, content in snapshot(folder / name).items()
+    }
 
 
 def test_incremental_builds_match_a_cold_build(
@@ -52,7 +66,7 @@ def test_incremental_builds_match_a_cold_build(
     retitled = Settings(**{**settings.__dict__, "title": "다른 제목"})
     build(seeds_copy, output, retitled, cache_dir=cache)
 
-    assert snapshot(output) == cold_build(seeds_copy, retitled, tmp_path / "cold")
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, retitled, tmp_path / "cold")
 
 
 def test_rebuild_with_nothing_changed_renders_nothing_and_changes_no_byte(
@@ -60,33 +74,117 @@ def test_rebuild_with_nothing_changed_renders_nothing_and_changes_no_byte(
 ) -> None:
     output, cache = tmp_path / "public", tmp_path / "cache"
     build(seeds_copy, output, settings, cache_dir=cache)
-    before = snapshot(output)
+    before = both_outputs(tmp_path)
+    stats = {path: path.stat() for path in tmp_path.rglob("*") if "cache" not in path.parts}
     again = build(seeds_copy, output, settings, cache_dir=cache)
     assert again.rendered == 0 and again.reused == 5
-    assert snapshot(output) == before
+    assert both_outputs(tmp_path) == before
+    # Nothing is written again: every file keeps its inode and modification time.
+    for path, stat in stats.items():
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
 
 
-def test_damaged_cache_costs_time_not_correctness(
-    seeds_copy: Path, settings: Settings, tmp_path: Path
+def cache_files(cache: Path) -> list[Path]:
+    return sorted(path for path in cache.rglob("*") if path.is_file())
+
+
+def forty_digests(folder: Path) -> Path:
+    """The benchmark's synthetic archive of 40 digests: enough for the process pool."""
+    from test_benchmark_data import load_benchmark
+
+    load_benchmark().write_synthetic_archive(folder, 40)
+    return folder
+
+
+@pytest.mark.parametrize("half", [0, 1])
+def test_deleting_half_the_cache_costs_time_not_correctness(
+    settings: Settings, tmp_path: Path, half: int
+) -> None:
+    # Regression: with outputs hard-linked to the cache this raised shutil.SameFileError.
+    seeds = forty_digests(tmp_path / "seeds")
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    build(seeds, output, settings, cache_dir=cache, workers=2)
+    for path in cache_files(cache)[half::2]:
+        path.unlink()
+    build(seeds, output, settings, cache_dir=cache, workers=2)
+    assert both_outputs(tmp_path) == cold_build(seeds, settings, tmp_path / "cold")
+
+
+@pytest.mark.parametrize("damage", ["garble", "truncate", "empty", "delete"])
+def test_damaged_cache_entries_are_misses(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, damage: str
 ) -> None:
     output, cache = tmp_path / "public", tmp_path / "cache"
     build(seeds_copy, output, settings, cache_dir=cache)
-    for index, path in enumerate(sorted(p for p in cache.rglob("*") if p.is_file())):
-        if index % 2:
-            path.write_bytes(b"\x80garbage")
+    # The output is gone too, so every cached file must be read back from the cache.
+    shutil.rmtree(output)
+    shutil.rmtree(tmp_path / "outbox")
+    for index, path in enumerate(cache_files(cache)):
+        content = path.read_bytes()
+        if damage == "garble":  # same size, different bytes: only a hash notices
+            path.write_bytes(bytes([content[0] ^ 1]) + content[1:] if index % 2 else content)
+        elif damage == "truncate":
+            path.write_bytes(content[: len(content) // 2])
+        elif damage == "empty":
+            path.write_bytes(b"\x80garbage" if index % 2 else b"")
         else:
             path.unlink()
     build(seeds_copy, output, settings, cache_dir=cache)
-    assert snapshot(output) == cold_build(seeds_copy, settings, tmp_path / "cold")
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+
+
+def test_output_edits_are_repaired_and_never_reach_the_cache(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    output, cache, outbox = tmp_path / "public", tmp_path / "cache", tmp_path / "outbox"
+    build(seeds_copy, output, settings, cache_dir=cache)
+    cached = {path: path.read_bytes() for path in cache_files(cache / "blobs")}
+    page = output / "issues/2024-05-22/index.html"
+    page.write_bytes(page.read_bytes().replace(b"<", b">"))  # same size: only content tells
+    (output / "feed.xml").write_text("edited")
+    (output / "index.html").unlink()
+    (output / "stray.html").write_text("not built")
+    (output / "issues/2024-04-04").rename(output / "issues/1999-01-01")
+    shutil.rmtree(outbox / "2024-04-11")
+    (outbox / "2024-05-22/email.txt").write_text("edited")
+    (outbox / "2024-05-22/notes").mkdir()
+    assert {path: path.read_bytes() for path in cache_files(cache / "blobs")} == cached
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+    assert not (outbox / "2024-05-22/notes").exists()
+
+
+def test_output_files_share_no_storage_with_the_cache(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    build(seeds_copy, tmp_path / "public", settings, cache_dir=tmp_path / "cache")
+    cached = {(path.stat().st_dev, path.stat().st_ino) for path in cache_files(tmp_path / "cache")}
+    built = [p for p in tmp_path.rglob("*") if p.is_file() and "cache" not in p.parts]
+    assert len(built) > 20
+    assert not [path for path in built if (path.stat().st_dev, path.stat().st_ino) in cached]
+    assert all(path.stat().st_nlink == 1 for path in built)
+
+
+def test_the_cache_holds_data_not_code(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    import json
+
+    build(seeds_copy, tmp_path / "public", settings, cache_dir=tmp_path / "cache")
+    index = json.loads((tmp_path / "cache" / "index.json").read_bytes())
+    assert index["format"] == 1 and index["entries"]
+    for path in cache_files(tmp_path / "cache" / "blobs"):
+        assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
 
 
 def test_process_pool_build_equals_serial_build(
     seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(build_module, "_POOL_THRESHOLD", 1)
-    build(seeds_copy, tmp_path / "pooled", settings, cache_dir=tmp_path / "c1", workers=2)
-    build(seeds_copy, tmp_path / "serial", settings, cache_dir=tmp_path / "c2", workers=1)
-    assert snapshot(tmp_path / "pooled") == snapshot(tmp_path / "serial")
+    pooled, serial = tmp_path / "pooled", tmp_path / "serial"
+    build(seeds_copy, pooled / "public", settings, cache_dir=tmp_path / "c1", workers=2)
+    build(seeds_copy, serial / "public", settings, cache_dir=tmp_path / "c2", workers=1)
+    assert both_outputs(pooled) == both_outputs(serial)
 
 
 def test_failed_build_leaves_previous_output_untouched(
@@ -94,14 +192,14 @@ def test_failed_build_leaves_previous_output_untouched(
 ) -> None:
     output = tmp_path / "public"
     build(seeds_copy, output, settings, cache_dir=tmp_path / "cache")
-    before = snapshot(output)
+    before = both_outputs(tmp_path)
     broken = add_digest(seeds_copy, "009_broken.txt", "2024-06-01")
     broken.write_text(broken.read_text(encoding="utf-8").replace("Vote: 55", "Votes: 55"))
     with pytest.raises(DigestError) as raised:
         build(seeds_copy, output, settings, cache_dir=tmp_path / "cache")
     assert str(raised.value).startswith(f'{broken.as_posix()}:7: expected "Vote: <number>"')
-    assert snapshot(output) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public", "seeds"]
+    assert both_outputs(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "outbox", "public", "seeds"]
 
 
 def test_every_problem_of_every_file_is_reported_together(
@@ -134,3 +232,38 @@ def test_changing_a_template_rebuilds_what_uses_it(
     feed = (output / "feed.xml").read_text(encoding="utf-8")
     assert "second wording" in feed and "first wording" not in feed
     assert again.rendered == 5
+
+
+def test_a_build_killed_at_any_write_is_repaired_by_the_next(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """Kill a build process after its Nth file write or removal (cache blobs, index,
+    manifests, output files), for many N; the next build must equal a cold build."""
+    config = Path(__file__).parent / "data" / "test-settings.toml"
+    versions = {"a": tmp_path / "seeds-a", "b": tmp_path / "seeds-b"}
+    shutil.copytree(seeds_copy, versions["a"])
+    shutil.copytree(seeds_copy, versions["b"])
+    add_digest(versions["b"], "005_new.txt", "2024-05-23")
+    edited = versions["b"] / "002_ed020bbff217edc1.txt"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 40", "Vote: 41"))
+    (versions["b"] / "000_ead36ab510c9cfc0.txt").unlink()
+    cold = {name: cold_build(seeds, settings, tmp_path / name) for name, seeds in versions.items()}
+    work = tmp_path / "work"
+    seeds, output, cache = work / "seeds", work / "public", work / "cache"
+    shutil.copytree(versions["a"], seeds)
+    build(seeds, output, settings, cache_dir=cache)
+    killed = []
+    for count, writes in enumerate([1, 2, 3, 4, 6, 9, 13, 18, 24, 31, 40, 60, 100]):
+        version = "b" if count % 2 == 0 else "a"
+        shutil.rmtree(seeds)
+        shutil.copytree(versions[version], seeds)
+        command = [sys.executable, "-m", "newsletter", "build", "--seeds", str(seeds)]
+        command += ["--output", str(output), "--cache-dir", str(cache), "--config", str(config)]
+        env = {**os.environ, "NEWSLETTER_TEST_KILL_AFTER_WRITES": str(writes)}
+        result = subprocess.run(command, cwd=work, env=env, capture_output=True, timeout=120)
+        assert result.returncode in (0, -9), result.stderr.decode()
+        if result.returncode == -9:
+            killed.append(writes)
+        build(seeds, output, settings, cache_dir=cache)
+        assert both_outputs(work) == cold[version], f"after a kill at write {writes}"
+    assert killed[:10] == [1, 2, 3, 4, 6, 9, 13, 18, 24, 31], "the builds were not killed"

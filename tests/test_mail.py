@@ -18,6 +18,7 @@ from newsletter import mail
 from newsletter.build import build
 from newsletter.config import Settings
 from newsletter.model import Digest
+from newsletter.send import built_issue_path
 
 GMAIL_CLIP_BYTES = 102 * 1024
 
@@ -32,15 +33,15 @@ def email_settings(request: pytest.FixtureRequest, settings: Settings) -> Settin
 def built(
     tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, email_settings: Settings
 ) -> Path:
-    output = tmp_path_factory.mktemp("public")
-    build(seeds_dir, output, email_settings, cache_dir=tmp_path_factory.mktemp("cache"))
-    return output
+    """The outbox of a build: `<date>/email.html`, `email.txt`, `issue.eml`."""
+    folder = tmp_path_factory.mktemp("built")
+    outbox = folder / "outbox"
+    build(seeds_dir, folder / "public", email_settings, outbox_dir=outbox, cache_dir=folder / "c")
+    return outbox
 
 
 def issue(built: Path, date: str) -> EmailMessage:
-    message = message_from_bytes(
-        (built / "issues" / date / "issue.eml").read_bytes(), policy=default_policy
-    )
+    message = message_from_bytes(built_issue_path(built, date).read_bytes(), policy=default_policy)
     assert isinstance(message, EmailMessage)
     return message
 
@@ -56,7 +57,7 @@ def by_date(digests: list[Digest], date: str) -> Digest:
 
 def test_build_writes_html_text_and_message_per_issue(built: Path, digests: list[Digest]) -> None:
     for digest in digests:
-        folder = built / "issues" / digest.slug
+        folder = built / digest.slug
         assert {p.name for p in folder.iterdir()} >= {"email.html", "email.txt", "issue.eml"}
 
 
@@ -69,12 +70,12 @@ def test_issue_is_multipart_alternative_with_text_first_and_html_last(built: Pat
     ]
     assert all(part.get_content_charset() == "utf-8" for part in message.iter_parts())
     text, html = parts(message)
-    assert text == (built / "issues/2024-05-22/email.txt").read_text("utf-8")
-    assert html == (built / "issues/2024-05-22/email.html").read_text("utf-8")
+    assert text == (built / "2024-05-22/email.txt").read_text("utf-8")
+    assert html == (built / "2024-05-22/email.html").read_text("utf-8")
 
 
 def test_korean_subject_is_encoded_and_decodes_back(built: Path) -> None:
-    raw = (built / "issues/2024-05-22/issue.eml").read_bytes()
+    raw = (built / "2024-05-22/issue.eml").read_bytes()
     raw.decode("ascii")  # RFC 2047 / base64: the message itself is pure ASCII
     assert "=?utf-8?" in raw.split(b"\n\n", 1)[0].decode()
     assert (
@@ -102,17 +103,17 @@ def test_without_unsubscribe_settings_footer_asks_for_a_reply(
 ) -> None:
     bare = dataclasses.replace(settings, unsubscribe_url="", unsubscribe_mailto="")
     files = mail.issue_email_files(by_date(digests, "2024-05-22"), bare)
-    message = message_from_bytes(files["issues/2024-05-22/issue.eml"], policy=default_policy)
+    message = message_from_bytes(files["2024-05-22/issue.eml"], policy=default_policy)
     assert "List-Unsubscribe" not in message
     assert "List-Unsubscribe-Post" not in message
-    assert "회신해 주세요" in files["issues/2024-05-22/email.html"].decode()
-    assert "회신해 주세요" in files["issues/2024-05-22/email.txt"].decode()
+    assert "회신해 주세요" in files["2024-05-22/email.html"].decode()
+    assert "회신해 주세요" in files["2024-05-22/email.txt"].decode()
 
 
 def test_mailto_only_gives_no_one_click_header(digests: list[Digest], settings: Settings) -> None:
     mailto_only = dataclasses.replace(settings, unsubscribe_url="")
     files = mail.issue_email_files(by_date(digests, "2024-05-22"), mailto_only)
-    message = message_from_bytes(files["issues/2024-05-22/issue.eml"], policy=default_policy)
+    message = message_from_bytes(files["2024-05-22/issue.eml"], policy=default_policy)
     assert message["List-Unsubscribe"] == "<mailto:unsubscribe@example.org?subject=unsubscribe>"
     assert "List-Unsubscribe-Post" not in message
 
@@ -120,26 +121,28 @@ def test_mailto_only_gives_no_one_click_header(digests: list[Digest], settings: 
 def test_two_builds_in_different_folders_are_byte_identical(
     built: Path, tmp_path: Path, seeds_copy: Path, email_settings: Settings
 ) -> None:
-    again = tmp_path / "elsewhere" / "out"
-    build(seeds_copy, again, email_settings, cache_dir=tmp_path / "cache")
-    for path in sorted(built.glob("issues/*/*")):
+    again = tmp_path / "elsewhere" / "outbox"
+    build(
+        seeds_copy, tmp_path / "public", email_settings, outbox_dir=again, cache_dir=tmp_path / "c"
+    )
+    for path in sorted(built.glob("*/*")):
         assert (again / path.relative_to(built)).read_bytes() == path.read_bytes(), path
 
 
 def test_no_line_in_any_message_exceeds_998_characters(built: Path) -> None:
-    for path in built.glob("issues/*/issue.eml"):
+    for path in built.glob("*/issue.eml"):
         # RFC 5322 §2.1.1
         assert max(len(line) for line in path.read_bytes().splitlines()) <= 998, path
 
 
 def test_every_issue_stays_under_gmail_clipping_size(built: Path, digests: list[Digest]) -> None:
     for digest in digests:
-        size = (built / "issues" / digest.slug / "email.html").stat().st_size
+        size = (built / digest.slug / "email.html").stat().st_size
         assert size < GMAIL_CLIP_BYTES, f"{digest.slug}: {size} bytes"
 
 
 def test_images_have_absolute_urls_alt_text_and_outlook_width(built: Path) -> None:
-    for path in built.glob("issues/*/email.html"):
+    for path in built.glob("*/email.html"):
         page = lxml.html.fromstring(path.read_bytes())
         images = page.xpath("//img")
         assert images, path
@@ -150,13 +153,13 @@ def test_images_have_absolute_urls_alt_text_and_outlook_width(built: Path) -> No
 
 
 def test_every_link_is_absolute(built: Path) -> None:
-    for path in built.glob("issues/*/email.html"):
+    for path in built.glob("*/email.html"):
         for href in lxml.html.fromstring(path.read_bytes()).xpath("//a/@href"):
             assert href.startswith(("https://", "http://", "mailto:")), (path, href)
 
 
 def test_every_element_with_a_class_carries_its_style_inline(built: Path) -> None:
-    page = lxml.html.fromstring((built / "issues/2024-02-22/email.html").read_bytes())
+    page = lxml.html.fromstring((built / "2024-02-22/email.html").read_bytes())
     classed = page.xpath("//body//*[@class]")
     assert len(classed) > 100
     bare = [lxml.html.tostring(e)[:80] for e in classed if not (e.get("style") or "").strip()]
@@ -164,7 +167,7 @@ def test_every_element_with_a_class_carries_its_style_inline(built: Path) -> Non
 
 
 def test_only_media_queries_and_dark_mode_stay_in_head(built: Path) -> None:
-    page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
+    page = lxml.html.fromstring((built / "2024-05-22/email.html").read_bytes())
     styles = page.xpath("//style")
     assert len(styles) == 1  # the MSO <style> is inside a conditional comment
     css = styles[0].text_content()
@@ -182,7 +185,7 @@ def test_only_media_queries_and_dark_mode_stay_in_head(built: Path) -> None:
 
 
 def test_dark_mode_and_outlook_hints_are_declared(built: Path) -> None:
-    html = (built / "issues/2024-05-22/email.html").read_text("utf-8")
+    html = (built / "2024-05-22/email.html").read_text("utf-8")
     assert '<html lang="ko"' in html
     assert '<meta name="color-scheme" content="light dark">' in html
     assert '<meta name="supported-color-schemes" content="light dark">' in html
@@ -192,18 +195,18 @@ def test_dark_mode_and_outlook_hints_are_declared(built: Path) -> None:
 
 
 def test_email_has_no_scripts_videos_or_external_stylesheets(built: Path) -> None:
-    for path in built.glob("issues/*/email.html"):
+    for path in built.glob("*/email.html"):
         page = lxml.html.fromstring(path.read_bytes())
         assert page.xpath("//script | //video | //link | //iframe | //form") == [], path
 
 
 def test_video_entry_becomes_link_in_email(built: Path, digests: list[Digest]) -> None:
     paper = next(p for p in by_date(digests, "2024-02-22").papers if p.video_url)
-    html = (built / "issues/2024-02-22/email.html").read_text("utf-8")
+    html = (built / "2024-02-22/email.html").read_text("utf-8")
     page = lxml.html.fromstring(html)
     links = page.xpath(f'//a[@href="{paper.video_url}"]')
     assert [link.text_content() for link in links] == ["▶ 영상 보기"]
-    text = (built / "issues/2024-02-22/email.txt").read_text("utf-8")
+    text = (built / "2024-02-22/email.txt").read_text("utf-8")
     assert f"▶ 영상 보기: {paper.video_url}" in text
 
 
@@ -219,7 +222,7 @@ def test_text_part_carries_every_paper_title_and_link(built: Path, digests: list
 
 def test_html_links_every_paper_title_and_shows_votes(built: Path, digests: list[Digest]) -> None:
     digest = by_date(digests, "2024-04-16")
-    page = lxml.html.fromstring((built / "issues/2024-04-16/email.html").read_bytes())
+    page = lxml.html.fromstring((built / "2024-04-16/email.html").read_bytes())
     titles = [(a.text_content(), a.get("href")) for a in page.xpath("//h2/a")]
     assert titles == [(paper.title, paper.link) for paper in digest.papers]
     votes = [span.text_content() for span in page.xpath('//span[@class="votes"]')]
@@ -242,7 +245,7 @@ def test_author_list_the_digest_cut_short_ends_with_etc(digests: list[Digest]) -
 
 def test_preheader_lists_the_days_top_papers_hidden(built: Path, digests: list[Digest]) -> None:
     digest = by_date(digests, "2024-05-22")
-    page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
+    page = lxml.html.fromstring((built / "2024-05-22/email.html").read_bytes())
     (preheader,) = page.xpath('//div[@class="preheader"]')
     assert re.search(r"display: ?none", preheader.get("style"))
     assert preheader.text_content().startswith(
@@ -251,7 +254,7 @@ def test_preheader_lists_the_days_top_papers_hidden(built: Path, digests: list[D
 
 
 def test_view_in_browser_and_unsubscribe_links(built: Path, settings: Settings) -> None:
-    page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
+    page = lxml.html.fromstring((built / "2024-05-22/email.html").read_bytes())
     hrefs = page.xpath("//a/@href")
     assert settings.issue_url("2024-05-22") in hrefs
     assert hrefs[-1] == "https://papers.example.org/unsubscribe"
@@ -260,9 +263,9 @@ def test_view_in_browser_and_unsubscribe_links(built: Path, settings: Settings) 
 def test_golden_text_and_decoded_html_of_one_issue(
     seeds_dir: Path, settings: Settings, tmp_path: Path
 ) -> None:
-    assert settings.css_inliner == "premailer"  # the golden files record the default inliner
+    assert settings.css_inliner == "css-inline"  # the golden files record the default inliner
     build(seeds_dir, tmp_path / "public", settings, cache_dir=tmp_path / "cache")
-    text, html = parts(issue(tmp_path / "public", "2024-05-22"))
+    text, html = parts(issue(tmp_path / "outbox", "2024-05-22"))
     assert_matches_golden("email/2024-05-22.email.txt", text)
     assert_matches_golden("email/2024-05-22.email.html", html)
 
@@ -273,7 +276,7 @@ def test_email_fits_phone_and_desktop_widths_without_horizontal_scroll(
 ) -> None:
     screenshots = Path(__file__).resolve().parent.parent / "screenshots"
     screenshots.mkdir(exist_ok=True)
-    html = (built / "issues/2024-02-22/email.html").read_text("utf-8")
+    html = (built / "2024-02-22/email.html").read_text("utf-8")
     with chromium() as browser:
         for width in (600, 375):
             page = browser.new_page(  # type: ignore[attr-defined]

@@ -89,9 +89,10 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: Settings) -> Path:
-    output = tmp_path_factory.mktemp("public")
-    build(seeds_dir, output, settings)
-    return output
+    """The outbox of a build of the seeds."""
+    folder = tmp_path_factory.mktemp("built")
+    build(seeds_dir, folder / "public", settings, outbox_dir=folder / "outbox")
+    return folder / "outbox"
 
 
 @pytest.fixture
@@ -276,7 +277,7 @@ def test_send_command_delivers_and_second_run_sends_nothing(
         RECIPIENTS[0],
         "--recipients",
         str(listing),
-        "--output",
+        "--outbox",
         str(built),
         "--ledger",
         str(tmp_path / "ledger"),
@@ -306,7 +307,7 @@ def test_send_command_exits_1_and_names_refused_recipients(
             RECIPIENTS[0],
             "--to",
             RECIPIENTS[1],
-            "--output",
+            "--outbox",
             str(built),
             "--ledger",
             str(tmp_path / "l"),
@@ -323,7 +324,7 @@ def test_dry_run_connects_to_nothing(mailbox: Mailbox, built: Path, tmp_path: Pa
             DATE,
             "--to",
             "a@example.com",
-            "--output",
+            "--outbox",
             str(built),
             "--dry-run",
             "--ledger",
@@ -344,7 +345,7 @@ def test_dry_run_connects_to_nothing(mailbox: Mailbox, built: Path, tmp_path: Pa
         (
             ["2030-01-01", "--to", "a@example.com"],
             {"NEWSLETTER_SMTP_HOST": "h"},
-            "no built issue for 2030-01-01",
+            "no built issue for 2030-01-01 in ",
         ),
         (["22-05-2024", "--to", "a@example.com"], {"NEWSLETTER_SMTP_HOST": "h"}, "is not a date"),
         (
@@ -363,6 +364,21 @@ def test_dry_run_connects_to_nothing(mailbox: Mailbox, built: Path, tmp_path: Pa
 def test_send_command_refuses_before_sending(
     built: Path, tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
-    result = run_cli([*args, "--output", str(built), "--ledger", str(tmp_path / "l")], env)
+    result = run_cli([*args, "--outbox", str(built), "--ledger", str(tmp_path / "l")], env)
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_a_missing_issue_is_reported_with_the_nearest_built_ones(built: Path) -> None:
+    with pytest.raises(SendError) as missing:
+        send.built_issue_path(built, "2024-04-12")
+    assert "(nearest built: 2024-04-04, 2024-04-11, 2024-04-16, 2024-05-22)" in str(missing.value)
+    with pytest.raises(SendError) as late:
+        send.built_issue_path(built, "2030-01-01")
+    assert "(nearest built: 2024-04-16, 2024-05-22)" in str(late.value)
+
+
+def test_no_email_file_is_left_in_the_site(built: Path) -> None:
+    site = built.parent / "public"
+    assert (site / "issues" / DATE / "index.html").is_file()
+    assert not [p for p in site.rglob("*") if p.name.startswith("email.") or p.suffix == ".eml"]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Mail each issue the push added (see added-digests.sh), from the built site in $1.
+# Mail each issue the push added (see added-digests.sh), from the built outbox in $1.
 # SMTP settings come from NEWSLETTER_SMTP_* and the recipients (one a line) from
 # NEWSLETTER_RECIPIENTS; without a host or recipients, say so and mail nobody.
 # `newsletter send` keeps a ledger, so running this twice mails nobody twice.
 set -euo pipefail
 
-output="${1:-public}"
+outbox="${1:-outbox}"
 
 if [[ "${EVENT_NAME:-}" == "workflow_dispatch" ]]; then
   echo "::notice::started by hand: the site is rebuilt, no issue is mailed"
@@ -30,6 +30,6 @@ unset NEWSLETTER_RECIPIENTS
 status=0
 while IFS= read -r date; do
   echo "mailing the issue of $date"
-  newsletter send "$date" --recipients "$recipients" --output "$output" || status=1
+  newsletter send "$date" --recipients "$recipients" --outbox "$outbox" || status=1
 done <<<"$dates"
 exit "$status"
