@@ -32,7 +32,6 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -261,16 +260,30 @@ class _Render:
 
     def site_pages(self, digests: Sequence[Digest]) -> None:
         """The index of every issue, the 404 page and the style sheet."""
-        from newsletter import site
+
+        def render() -> Files:
+            from newsletter import site
+
+            return site.site_files(digests, self.settings)
 
         key = hash_parts(self.context, "site pages", *(self.source_key[d.date] for d in digests))
-        self.outputs.site.update(
-            self.cached_files(key, lambda: site.site_files(digests, self.settings))
-        )
+        self.outputs.site.update(self.cached_files(key, render))
 
     def feeds(self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]) -> None:
         """The subscription feeds (the newest entries) and the archive pages, of which only
-        the newest is not yet final."""
+        the newest is not yet final. All of them are cached under one key as well, so a
+        build with nothing new does not load the feed libraries."""
+        key = hash_parts(
+            self.context,
+            "feeds",
+            *(self.source_key[digest.date] for digest in digests),
+            *(updated[digest.date].isoformat() for digest in digests),
+        )
+        self.outputs.site.update(self.cached_files(key, lambda: self._feed_files(digests, updated)))
+
+    def _feed_files(
+        self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]
+    ) -> dict[str, output.Content]:
         from newsletter import feeds
 
         newest = digests[-self.settings.feed_entries :]
@@ -281,7 +294,8 @@ class _Render:
             *(updated[digest.date].isoformat() for digest in newest),
         )
         content = self._entry_html
-        self.outputs.site.update(
+        files: dict[str, output.Content] = {}
+        files.update(
             self.cached_files(
                 key, lambda: feeds.current_feed_files(digests, self.settings, updated, content)
             )
@@ -297,16 +311,23 @@ class _Render:
             def page(chunk: feeds.ArchiveChunk = chunk) -> Files:
                 return feeds.archive_page_files(chunk, self.settings, updated, content)
 
-            self.outputs.site.update(self.cached_files(key, page))
+            files.update(self.cached_files(key, page))
+        return files
 
-    def cached_files(self, key: str, render: Callable[[], Files]) -> Mapping[str, output.Content]:
+    def cached_files(
+        self, key: str, render: Callable[[], Mapping[str, output.Content]]
+    ) -> Mapping[str, output.Content]:
         """The files `render` returns, from the cache when they are there under `key`."""
         record = self.cache.get(key)
         files = file_list(record.get("files")) if record else None
         if files is not None:
             return files
         rendered = render()
-        self.cache.put(key, {"files": self.cache.put_files(rendered)})
+        listing = {
+            path: content if not isinstance(content, bytes) else self.cache.put_blob(content)
+            for path, content in rendered.items()
+        }
+        self.cache.put(key, {"files": listing})
         return rendered
 
     def _issue_key(self, digest: Digest, previous: Digest | None, following: Digest | None) -> str:
@@ -451,6 +472,8 @@ def _run(
     if workers == 1 or len(tasks) < _POOL_THRESHOLD:
         yield from map(function, tasks)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     chunk = max(1, min(32, len(tasks) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(function, tasks, chunksize=chunk)

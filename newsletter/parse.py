@@ -11,28 +11,42 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-
-from markdown_it import MarkdownIt
-from markdown_it.helpers import parseLinkLabel
-from markdown_it.rules_inline import StateInline
-from markdown_it.token import Token
+from typing import TYPE_CHECKING
 
 from newsletter.errors import DigestError, Problem
 from newsletter.model import Digest, Paper
+
+if TYPE_CHECKING:  # markdown-it is imported when a digest is parsed: a build from the cache
+    from markdown_it import MarkdownIt  # does not need it
+    from markdown_it.rules_inline import StateInline
+    from markdown_it.token import Token
+
 
 # The digest format has no indented or fenced code, quotes, rules, link reference definitions
 # or setext headings. With those rules off such lines arrive as paragraphs and are reported at
 # their line (a reference definition would otherwise vanish silently), and the block pass
 # takes about 40% less time. html=True so the seeds' raw <div><video> arrives as one
 # html_block to check; inline parsing is skipped here and done only where it is needed.
-_BLOCK_PARSER = (
-    MarkdownIt("commonmark", {"html": True})
-    .disable(["code", "fence", "blockquote", "hr", "reference", "lheading"])
-    .disable(["inline", "text_join"])
-)
-# Full CommonMark inline rules, so a heading is a link exactly when the renderers see one.
-_INLINE_PARSER = MarkdownIt("commonmark", {"html": True})
+@cache
+def _block_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return (
+        MarkdownIt("commonmark", {"html": True})
+        .disable(["code", "fence", "blockquote", "hr", "reference", "lheading"])
+        .disable(["inline", "text_join"])
+    )
+
+
+@cache
+def _inline_parser() -> MarkdownIt:
+    """Full CommonMark inline rules, so a heading is a link exactly when the renderers see one."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True})
+
 
 _HEADER = re.compile(r"Daily Papers \((?P<date>[^)]*)\)")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -106,7 +120,7 @@ def parse_bytes(data: bytes, path: str) -> Digest:
 def parse_text(text: str, path: str) -> Digest:
     """Parse digest source; raises DigestError with all problems found, in line order."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    blocks = list(_top_level_blocks(_BLOCK_PARSER.parse(text)))
+    blocks = list(_top_level_blocks(_block_parser().parse(text)))
     if not blocks:
         raise DigestError([Problem(path, 1, "the file is empty; expected a digest")])
     problems = _Problems(path)
@@ -298,9 +312,12 @@ def _read_paper_block(block: _Block, fields: _PaperFields, problems: _Problems) 
 def _inline_state(source: str) -> StateInline:
     """Inline tokens of one heading or paragraph (`state.tokens`), keeping the parser state so
     a second look at the source reuses its cache; skips the core pipeline parseInline runs."""
-    state = StateInline(source, _INLINE_PARSER, {}, [])
-    _INLINE_PARSER.inline.tokenize(state)
-    for rule in _INLINE_PARSER.inline.ruler2.getRules(""):
+    from markdown_it.rules_inline import StateInline
+
+    parser = _inline_parser()
+    state = StateInline(source, parser, {}, [])
+    parser.inline.tokenize(state)
+    for rule in parser.inline.ruler2.getRules(""):
         rule(state)
     return state
 
@@ -324,6 +341,8 @@ def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
     link = str(tokens[0].attrs.get("href", ""))
     # CommonMark finds where the link text ends (brackets may nest, code spans or escapes
     # may hide a "]"); the state's cache makes this second scan cheap.
+    from markdown_it.helpers import parseLinkLabel
+
     label_end = parseLinkLabel(state, 0)
     title = _MARKDOWN_ESCAPE.sub(r"\1", heading.source[1:label_end])
     title = " ".join(title.split())

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-
-import jinja2
-from markupsafe import Markup
+from typing import TYPE_CHECKING
 
 from newsletter.config import Settings
-from newsletter.markup import inline_html, inline_text
+
+if TYPE_CHECKING:  # jinja2 is imported when a template is first rendered
+    import jinja2
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -34,6 +34,11 @@ def environment(settings: Settings) -> jinja2.Environment:
 
 @lru_cache(maxsize=8)
 def _environment(user_dir: str) -> jinja2.Environment:
+    import jinja2
+    from markupsafe import Markup
+
+    from newsletter.markup import inline_html, inline_text
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_folders(user_dir)),
         autoescape=True,
