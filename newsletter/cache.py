@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from newsletter.output import write_atomically
 DEFAULT_CACHE_DIR = Path(".cache/newsletter")
 CACHE_DIR_ENV = "NEWSLETTER_CACHE_DIR"
 _INDEX_FORMAT = 1
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HEX_DIGITS = "0123456789abcdef"
 
 Blob = tuple[str, int]  # (sha256 of the content, its size)
 FileList = dict[str, Blob]  # relative output path → blob
@@ -61,8 +60,9 @@ def is_blob(value: object) -> bool:
     return (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and isinstance(value[0], str)
-        and _SHA256.fullmatch(value[0]) is not None
+        and type(value[0]) is str
+        and len(value[0]) == 64
+        and not value[0].strip(_HEX_DIGITS)  # only lower-case hex digits
         and type(value[1]) is int
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 
@@ -61,16 +61,24 @@ class Digest:
         return replace(self, papers=tuple(replace(paper, bullets=()) for paper in self.papers))
 
 
+_PAPER_FIELD_ORDER = tuple(field.name for field in fields(Paper))
+_PAPER_FIELDS = frozenset(_PAPER_FIELD_ORDER)
+
+
 def digest_as_dict(digest: Digest) -> dict[str, object]:
     """The digest as JSON-ready data, keys in field order (stable across runs)."""
     return {
         "date": digest.date.isoformat(),
         "source_path": digest.source_path,
-        "papers": [
-            {**asdict(paper), "authors": list(paper.authors), "bullets": list(paper.bullets)}
-            for paper in digest.papers
-        ],
+        "papers": [_paper_as_dict(paper) for paper in digest.papers],
     }
+
+
+def _paper_as_dict(paper: Paper) -> dict[str, object]:
+    # Not dataclasses.asdict: its deep copy was most of a cached build's time spent here.
+    data: dict[str, object] = {name: getattr(paper, name) for name in _PAPER_FIELD_ORDER}
+    data["authors"], data["bullets"] = list(paper.authors), list(paper.bullets)
+    return data
 
 
 def digest_from_dict(data: object) -> Digest:
@@ -88,30 +96,42 @@ def digest_from_dict(data: object) -> Digest:
     )
 
 
-_PAPER_FIELDS = {
-    "title": (str,),
-    "link": (str,),
-    "arxiv_id": (str, type(None)),
-    "thumbnail_url": (str, type(None)),
-    "video_url": (str, type(None)),
-    "votes": (int,),
-    "authors": (list,),
-    "authors_truncated": (bool,),
-    "bullets": (list,),
-    "line": (int,),
-}
-
-
 def _paper_from_dict(data: object) -> Paper:
-    if not isinstance(data, dict) or data.keys() != _PAPER_FIELDS.keys():
+    # Field by field, without loops: this runs for every paper of the archive on every build.
+    if not isinstance(data, dict) or data.keys() != _PAPER_FIELDS:
         raise ValueError("not a paper")
-    for name, types in _PAPER_FIELDS.items():
-        if type(data[name]) not in types:
-            raise ValueError(f"a paper's {name} is not a {types[0].__name__}")
-    for name in ("authors", "bullets"):
-        if not all(type(item) is str for item in data[name]):
-            raise ValueError(f"a paper's {name} are not all text")
-    return Paper(**{**data, "authors": tuple(data["authors"]), "bullets": tuple(data["bullets"])})
+    authors, bullets = data["authors"], data["bullets"]
+    if not (
+        type(data["title"]) is str
+        and type(data["link"]) is str
+        and _optional_text(data["arxiv_id"])
+        and _optional_text(data["thumbnail_url"])
+        and _optional_text(data["video_url"])
+        and type(data["votes"]) is int
+        and type(authors) is list
+        and all(type(author) is str for author in authors)
+        and type(data["authors_truncated"]) is bool
+        and type(bullets) is list
+        and all(type(bullet) is str for bullet in bullets)
+        and type(data["line"]) is int
+    ):
+        raise ValueError("a paper field has the wrong type")
+    return Paper(
+        data["title"],
+        data["link"],
+        data["arxiv_id"],
+        data["thumbnail_url"],
+        data["video_url"],
+        data["votes"],
+        tuple(authors),
+        data["authors_truncated"],
+        tuple(bullets),
+        data["line"],
+    )
+
+
+def _optional_text(value: object) -> bool:
+    return value is None or type(value) is str
 
 
 def _typed(value: object, kind: type[str]) -> str:

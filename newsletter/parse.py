@@ -426,11 +426,12 @@ def find_digest_files(paths: Iterable[Path]) -> list[Path]:
     found: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in DIGEST_SUFFIXES)
+            # One resolve per folder, not per file: a folder of years of digests is large.
+            folder = path.resolve()
+            for file in sorted(p for p in path.iterdir() if p.suffix in DIGEST_SUFFIXES):
+                found.setdefault(folder / file.name, file)
         else:
-            files = [path]
-        for file in files:
-            found.setdefault(file.resolve(), file)
+            found.setdefault(path.resolve(), path)
     return list(found.values())
 
 

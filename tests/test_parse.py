@@ -5,16 +5,18 @@ case with its exact message and line, and a fuzz test that it fails only with Di
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.errors import DigestError, Problem
-from newsletter.model import Digest, Paper
+from newsletter.model import Digest, Paper, digest_as_dict, digest_from_dict
 from newsletter.parse import parse_bytes, parse_file, parse_files, parse_text
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
@@ -509,3 +511,35 @@ def test_arbitrary_bytes_parse_or_raise_digest_error(data: bytes) -> None:
         parse_bytes(data, "fuzz.txt")
     except DigestError as error:
         assert error.problems
+
+
+def test_a_digest_read_back_from_json_is_the_same_digest(digests: list[Digest]) -> None:
+    for digest in digests:
+        data = json.loads(json.dumps(digest_as_dict(digest)))
+        assert digest_from_dict(data) == digest
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("date",), "22 May"),
+        (("source_path",), None),
+        (("papers",), {}),
+        (("papers", 0, "votes"), "55"),
+        (("papers", 0, "votes"), True),
+        (("papers", 0, "authors"), ["A", 1]),
+        (("papers", 0, "arxiv_id"), 2405.1),
+        (("papers", 0, "line"), None),
+        (("papers", 0, "unknown"), 1),
+    ],
+)
+def test_damaged_digest_data_is_refused(
+    digests: list[Digest], path: tuple[str | int, ...], value: object
+) -> None:
+    data: Any = json.loads(json.dumps(digest_as_dict(digests[0])))
+    target = data
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    with pytest.raises(ValueError):
+        digest_from_dict(data)
