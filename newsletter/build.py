@@ -192,12 +192,13 @@ def _apply(plans: Sequence[output.Plan], cache: BuildCache) -> None:
 
 
 def _check_blobs(plans: Sequence[output.Plan], cache: BuildCache) -> None:
-    """Every cached file about to be copied out must be intact; if any is not, delete it and
-    build again without it (before the output is touched)."""
+    """Every cached file about to be copied out must be intact (those rendered by this build
+    just were); if any is not, delete it and build again without it, before the output is
+    touched."""
     damaged = set()
     for plan in plans:
         for blob in plan.writes_from_cache().values():
-            if cache.read_blob(blob) is None:
+            if blob[0] not in cache.fresh and cache.read_blob(blob) is None:
                 damaged.add(blob[0])
     if damaged:
         for sha in damaged:

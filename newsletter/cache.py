@@ -92,6 +92,8 @@ class BuildCache:
         self._entries = self._load_index()
         self._used: dict[str, Record] = {}
         self._changed = False
+        # Blobs of records this build stored: written or checked by it moments ago.
+        self.fresh: set[str] = set()
 
     def get(self, key: str) -> Record | None:
         record = self._entries.get(key)
@@ -105,6 +107,7 @@ class BuildCache:
     def put(self, key: str, record: Record) -> None:
         self._entries[key] = self._used[key] = record
         self._changed = True
+        self.fresh.update(_blob_names([record]))
 
     def save(self) -> None:
         """Keep only what this build used; delete the blobs nothing refers to any more."""
