@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from newsletter import __version__
 from newsletter import build as build_module
 from newsletter import send as send_module
 from newsletter import serve as serve_module
@@ -32,6 +33,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"newsletter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass  # the options above are the whole of it; typer calls this before any command
+
 
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of digest files.")]
 OutputOption = Annotated[Path, typer.Option("--output", help="Folder the site is written to.")]
@@ -55,11 +75,12 @@ class CheckFormat(enum.StrEnum):
     github = "github"
 
 
+# No `exists=True`: a missing file is a problem in the user's input (exit 1, reported as
+# `path: message` by the parser), not a usage error (typer's exit 2).
 DigestPaths = Annotated[
-    list[Path] | None,
-    typer.Argument(help="Digest files or folders (default: seeds/).", exists=True),
+    list[Path] | None, typer.Argument(help="Digest files or folders (default: seeds/).")
 ]
-DigestFile = Annotated[Path, typer.Argument(help="One digest file.", exists=True, dir_okay=False)]
+DigestFile = Annotated[Path, typer.Argument(help="One digest file.")]
 
 
 @app.command()
@@ -90,9 +111,14 @@ def check(
         raise typer.Exit(1)
     for digest in digests:
         typer.echo(
-            f"{digest.source_path}: {digest.date} · {len(digest.papers)} papers · "
-            f"{digest.total_votes} votes"
+            f"{digest.source_path}: {digest.date} · {counted(len(digest.papers), 'paper')} · "
+            f"{counted(digest.total_votes, 'vote')}"
         )
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 paper`, `2 papers`: a count with its noun in English's singular or plural."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def github_annotation(problem: Problem) -> str:
@@ -123,7 +149,8 @@ def parse(
     if as_json:
         typer.echo(json.dumps(digest_as_dict(digest), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{digest.date}: {len(digest.papers)} papers, {digest.total_votes} votes")
+    papers, votes = counted(len(digest.papers), "paper"), counted(digest.total_votes, "vote")
+    typer.echo(f"{digest.date}: {papers}, {votes}")
     for paper in digest.papers:
         typer.echo(f"  {paper.votes:>4}  {paper.title}")
 
@@ -156,7 +183,7 @@ def build(
     except NewsletterError as error:
         raise fail(error) from None
     typer.echo(
-        f"built {report.issues} issues into {output}: {report.rendered} rendered, "
+        f"built {counted(report.issues, 'issue')} into {output}: {report.rendered} rendered, "
         f"{report.reused} reused, {report.seconds:.2f} s"
     )
 
@@ -227,7 +254,7 @@ def _print_dry_run(plan: send_module.Plan) -> None:
     typer.echo(f"issue:   {plan.issue_name}  {issue['Subject']}")
     typer.echo(f"from:    {issue['From']}")
     typer.echo(
-        f"to:      {len(plan.pending)} of {len(plan.recipients)} recipients "
+        f"to:      {len(plan.pending)} of {counted(len(plan.recipients), 'recipient')} "
         f"({len(plan.already_delivered)} already delivered per the ledger)"
     )
     done = {address.lower() for address in plan.already_delivered}
@@ -256,7 +283,7 @@ def _print_report(report: send_module.Report, plan: send_module.Plan) -> None:
     skipped = report.with_status("skipped")
     typer.echo(
         f"{plan.issue_name}: sent to {len(accepted)}, "
-        f"{len(skipped)} already delivered, of {len(report.outcomes)} recipients"
+        f"{len(skipped)} already delivered, of {counted(len(report.outcomes), 'recipient')}"
     )
     for status, label in (("refused", "refused (permanent)"), ("failed", "failed (temporary)")):
         for outcome in report.with_status(status):

@@ -23,6 +23,9 @@ _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
 )
 
+# How an error names the type a setting expects, in a TOML writer's words.
+_KIND_OF_VALUE = {str: "text in quotes", int: "a whole number", float: "a number"}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -84,7 +87,7 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             values[key] = float(value)
         elif not isinstance(value, expected) or isinstance(value, bool):
-            problems.append(f"setting '{key}' must be a {expected.__name__}, found {value!r}")
+            problems.append(f"setting '{key}' must be {_KIND_OF_VALUE[expected]}, found {value!r}")
     if problems:
         raise ConfigError(_message(path, problems))
     if not str(values.get("base_url", Settings.base_url)).endswith("/"):
