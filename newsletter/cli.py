@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a problem in the user's input, 2 a usage error (typer's
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import json
 import os
@@ -19,10 +20,18 @@ import typer
 
 from newsletter import __version__
 from newsletter import build as build_module
+from newsletter import init as init_module
 from newsletter import send as send_module
 from newsletter import serve as serve_module
 from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
-from newsletter.config import load_settings
+from newsletter.config import (
+    CONFIG_FILE,
+    PLACEHOLDER_SETTINGS,
+    SETTING_HELP,
+    load_settings,
+    placeholder_warnings,
+    settings_from,
+)
 from newsletter.errors import DigestError, NewsletterError, Problem, SendError
 from newsletter.model import digest_as_dict
 from newsletter.parse import parse_file, parse_files
@@ -81,6 +90,52 @@ DigestPaths = Annotated[
     list[Path] | None, typer.Argument(help="Digest files or folders (default: seeds/).")
 ]
 DigestFile = Annotated[Path, typer.Argument(help="One digest file.")]
+
+
+# What `init` asks when it cannot guess it, and only on a terminal: scripts pass options.
+INIT_QUESTIONS = {
+    "base_url": "Where will the site be published (its https:// URL)?",
+    "email_from": "Which address sends the email issues (e.g. Name <you@example.org>)?",
+}
+
+
+@app.command()
+def init(
+    config: Annotated[Path, typer.Option("--config", help="The settings file to write.")] = Path(
+        CONFIG_FILE
+    ),
+    base_url: BaseUrlOption = None,
+    email_from: Annotated[
+        str | None, typer.Option("--email-from", help="Sender of the email issues.")
+    ] = None,
+) -> None:
+    """Write a commented newsletter.toml with every setting and its default.
+
+    base_url and feed_id_authority are guessed from a GitHub `origin` remote; on a terminal
+    it asks only for what it could not guess (an empty answer keeps the default).
+    """
+    if config.exists():
+        raise fail(NewsletterError(f"{config}: already exists; not overwritten"))
+    remote, year = init_module.origin_remote_url(Path.cwd()), dt.date.today().year
+    options = (("base_url", base_url), ("email_from", email_from))
+    answers = {name: value for name, value in options if value is not None}
+    values, notes = init_module.starter_values(remote, year, answers)
+    if sys.stdin.isatty():
+        for name, question in INIT_QUESTIONS.items():
+            if name not in values and (answer := typer.prompt(question, default="").strip()):
+                answers[name] = answer
+        values, notes = init_module.starter_values(remote, year, answers)
+    try:
+        settings_from(values, config)
+        init_module.write_new_file(config, init_module.starter_config(values, notes))
+    except NewsletterError as error:
+        raise fail(error) from None
+    typer.echo(f"wrote {config}: every setting, with its default and what it is for")
+    for name, value in values.items():
+        typer.echo(f"  {name} = {init_module.toml_value(value)}  ({notes.get(name, 'given')})")
+    for name in PLACEHOLDER_SETTINGS:
+        if name not in values:
+            typer.echo(f"before publishing, set {name} in {config}: {SETTING_HELP[name]}")
 
 
 @app.command()
@@ -176,6 +231,8 @@ def build(
         raise typer.Exit(1)
     try:
         settings = load_settings(config, base_url=base_url)
+        for warning in placeholder_warnings(settings):
+            typer.echo(warning, err=True)
         with _progress_bar("building") as progress:
             report = build_module.build(
                 seeds, output, settings, cache_dir=cache_dir, progress=progress

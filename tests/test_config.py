@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from newsletter.config import load_settings
+from newsletter.config import Settings, load_settings, placeholder_warnings
 from newsletter.errors import ConfigError
 
 
@@ -26,3 +29,34 @@ def test_a_value_of_the_wrong_type_names_the_setting_and_the_kind_wanted(
     with pytest.raises(ConfigError) as raised:
         load_settings(config)
     assert str(raised.value) == f"{config.as_posix()}: {message}"
+
+
+def test_a_published_site_with_placeholders_is_warned_about_each(tmp_path: Path) -> None:
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    command = [sys.executable, "-m", "newsletter", "build", "--seeds", str(seeds)]
+    command += ["--output", str(tmp_path / "public"), "--base-url", "https://a.github.io/b/"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert [re.findall(r"setting '(\w+)'", line) for line in warnings] == [
+        ["feed_id_authority"],
+        ["email_from"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "warned"),
+    [
+        ({}, ["feed_id_authority", "email_from"]),
+        ({"email_from": "Me <me@papers.example.org>"}, ["feed_id_authority"]),
+        ({"feed_id_authority": "papers.example.org,2024", "email_from": "me@example.net"}, []),
+        ({"base_url": "http://127.0.0.1:8000/"}, []),  # a local preview: nothing to warn about
+        ({"base_url": "http://localhost:8000/x/"}, []),
+    ],
+)
+def test_placeholders_are_named_only_for_a_published_site(
+    changes: dict[str, str], warned: list[str]
+) -> None:
+    settings = Settings(**{"base_url": "https://papers.example.org/", **changes})
+    found = [re.findall(r"setting '(\w+)'", line)[0] for line in placeholder_warnings(settings)]
+    assert found == warned
