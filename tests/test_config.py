@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,10 @@ def test_placeholders_are_named_only_for_a_published_site(
     settings = Settings(**{"base_url": "https://papers.example.org/", **changes})
     found = [re.findall(r"setting '(\w+)'", line)[0] for line in placeholder_warnings(settings)]
     assert found == warned
+
+
+def test_readme_settings_table_names_every_setting() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    missing = [field.name for field in fields(Settings) if f"`{field.name}`" not in table]
+    assert not missing, f"README's settings table lacks {missing}"
