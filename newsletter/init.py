@@ -11,8 +11,9 @@ import json
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, Field, dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.config import CONFIG_FILE, LOCAL_HOSTS, SETTING_HELP, Settings
@@ -80,7 +81,7 @@ def starter_config(values: Mapping[str, SettingValue], notes: Mapping[str, str])
         '# Each setting shows its default; remove the leading "# " to change one.',
     ]
     for field in fields(Settings):
-        default = toml_value(field.default)
+        default = toml_value(default_value(field))
         lines += ["", f"# {SETTING_HELP[field.name]}"]
         if field.name in values:
             note = f"{notes[field.name]}; " if field.name in notes else ""
@@ -93,11 +94,22 @@ def starter_config(values: Mapping[str, SettingValue], notes: Mapping[str, str])
 
 def toml_value(value: object) -> str:
     """A TOML literal for a setting's value. A JSON string is a valid TOML basic string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     raise TypeError(f"no TOML form for setting value {value!r}")
+
+
+def default_value(setting: Field[Any]) -> object:
+    """A Settings field's default, also when it comes from a default_factory."""
+    if setting.default_factory is not MISSING:
+        return setting.default_factory()
+    return setting.default
 
 
 def origin_remote_url(folder: Path) -> str | None:
@@ -113,7 +125,9 @@ def origin_remote_url(folder: Path) -> str | None:
         )
     except OSError:  # git is not installed
         return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    if result.returncode != 0:  # not a checkout, or no remote named origin
+        return None
+    return result.stdout.strip() or None
 
 
 def write_new_file(path: Path, text: str) -> None:
@@ -122,6 +136,6 @@ def write_new_file(path: Path, text: str) -> None:
         with path.open("x", encoding="utf-8") as file:
             file.write(text)
     except FileExistsError:
-        raise NewsletterError(
-            f"{path}: already exists; not overwritten (edit it, or remove it and run init again)"
-        ) from None
+        raise NewsletterError(f"{path}: already exists; not overwritten") from None
+    except OSError as error:
+        raise NewsletterError(f"{path}: cannot write it: {error.strerror}") from None
