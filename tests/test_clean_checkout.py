@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from commands import newsletter
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,15 +61,7 @@ def test_build_and_send_in_a_clone_leave_git_status_clean(
         "NEWSLETTER_SMTP_TLS": "none",
     }
     for command in (["build"], ["send", "2024-05-22", "--to", "reader@example.org"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "newsletter", *command],
-            cwd=clone,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = newsletter(*command, cwd=clone, env=environment)
         assert result.returncode == 0, result.stderr
     assert inbox.recipients == ["reader@example.org"]
     assert (clone / ".newsletter").is_dir() and (clone / ".cache").is_dir()  # written, ignored

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from commands import newsletter
 
 from newsletter.config import Settings, load_settings, placeholder_warnings
 from newsletter.errors import ConfigError
@@ -34,9 +33,8 @@ def test_a_value_of_the_wrong_type_names_the_setting_and_the_kind_wanted(
 
 def test_a_published_site_with_placeholders_is_warned_about_each(tmp_path: Path) -> None:
     seeds = Path(__file__).resolve().parent.parent / "seeds"
-    command = [sys.executable, "-m", "newsletter", "build", "--seeds", str(seeds)]
-    command += ["--output", str(tmp_path / "public"), "--base-url", "https://a.github.io/b/"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    options = ["--output", str(tmp_path / "public"), "--base-url", "https://a.github.io/b/"]
+    result = newsletter("build", "--seeds", str(seeds), *options, cwd=tmp_path)
     assert result.returncode == 0
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert [re.findall(r"setting '(\w+)'", line) for line in warnings] == [

@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from commands import newsletter
 
 from newsletter.config import SETTING_HELP, Settings, load_settings
 from newsletter.init import (
@@ -25,19 +26,6 @@ from newsletter.init import (
 )
 
 YEAR = dt.date.today().year  # init stamps the tag authority with the year it is run in
-
-
-def newsletter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m newsletter …` with no terminal: nothing is asked."""
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def on_a_terminal(*args: str, cwd: Path, answers: list[str]) -> tuple[int, str]:
