@@ -94,8 +94,9 @@ class PreviewHandler(SimpleHTTPRequestHandler):
         return super().translate_path(inside)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        page = Path(str(self.directory)) / "404.html"
-        if code != HTTPStatus.NOT_FOUND or not page.is_file():
+        root = Path(str(self.directory))
+        page = root / "404.html"
+        if code != HTTPStatus.NOT_FOUND or not servable(root, page):
             super().send_error(code, message, explain)
             return
         body = page.read_bytes()
