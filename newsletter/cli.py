@@ -92,6 +92,7 @@ DigestPaths = Annotated[
 DigestFile = Annotated[Path, typer.Argument(help="One digest file.")]
 
 
+NewConfigOption = Annotated[Path, typer.Option("--config", help="The settings file to write.")]
 # What `init` asks when it cannot guess it, and only on a terminal: scripts pass options.
 INIT_QUESTIONS = {
     "base_url": "Where will the site be published (its https:// URL)?",
@@ -101,9 +102,7 @@ INIT_QUESTIONS = {
 
 @app.command()
 def init(
-    config: Annotated[Path, typer.Option("--config", help="The settings file to write.")] = Path(
-        CONFIG_FILE
-    ),
+    config: NewConfigOption = Path(CONFIG_FILE),
     base_url: BaseUrlOption = None,
     email_from: Annotated[
         str | None, typer.Option("--email-from", help="Sender of the email issues.")
