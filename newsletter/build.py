@@ -50,8 +50,14 @@ from newsletter.cache import (
     is_blob,
 )
 from newsletter.config import Settings
-from newsletter.errors import DigestError, Problem
-from newsletter.model import Digest, digest_as_dict, digest_from_dict
+from newsletter.errors import ConfigError, DigestError, Problem
+from newsletter.model import (
+    Digest,
+    digest_as_dict,
+    digest_from_dict,
+    outline_as_row,
+    outline_from_row,
+)
 from newsletter.parse import duplicate_date_problems, find_digest_files
 from newsletter.templating import template_folders
 
@@ -134,6 +140,7 @@ def build(
     started = time.perf_counter()
     cache_root = cache_dir or Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR)
     folders = (output_dir, outbox_dir or default_outbox(output_dir))
+    _check_apart(*folders)
     distrusted: set[str] = set()
     for _attempt in range(3):
         try:
@@ -146,6 +153,17 @@ def build(
     else:
         raise RuntimeError(f"the build cache {cache_root} keeps changing under the build")
     return BuildReport(issues, rendered, issues - rendered, time.perf_counter() - started)
+
+
+def _check_apart(output_dir: Path, outbox_dir: Path) -> None:
+    """Each build removes from an output folder what it did not write there, so neither
+    folder may hold the other."""
+    site, outbox = output_dir.resolve(), outbox_dir.resolve()
+    if site == outbox or site in outbox.parents or outbox in site.parents:
+        raise ConfigError(
+            f"--output {output_dir} and --outbox {outbox_dir} must be separate folders, "
+            "neither inside the other"
+        )
 
 
 def _build(
@@ -395,7 +413,7 @@ def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | Non
                 problems.extend(parsed)
                 continue
             cache.put(
-                source.key, {"digest": parsed.digest, "outline": digest_as_dict(parsed.outline)}
+                source.key, {"digest": parsed.digest, "outline": outline_as_row(parsed.outline)}
             )
             item = parsed
         result.append(item)
@@ -409,7 +427,7 @@ def _parsed_record(record: Record | None) -> _Parsed | None:
     if record is None or not is_blob(record.get("digest")):
         return None
     try:
-        outline = digest_from_dict(record.get("outline"))
+        outline = outline_from_row(record.get("outline"))
     except (ValueError, TypeError):
         return None
     blob = record["digest"]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import newsletter
-from newsletter.output import write_atomically
+from newsletter.output import write_atomically, write_file
 
 DEFAULT_CACHE_DIR = Path(".cache/newsletter")
 CACHE_DIR_ENV = "NEWSLETTER_CACHE_DIR"
@@ -126,7 +126,8 @@ class BuildCache:
     def put_blob(self, content: bytes) -> Blob:
         blob = blob_of(content)
         if self.read_blob(blob) is None:  # absent, or damaged: write it (again)
-            write_atomically(Path(self.blob_path(blob[0])), content)
+            # In place, not through a rename: a half-written blob fails read_blob's check.
+            write_file(self.blob_path(blob[0]), content)
         return blob
 
     def put_files(self, files: Mapping[str, bytes]) -> FileList:

@@ -138,3 +138,50 @@ def _typed(value: object, kind: type[str]) -> str:
     if not isinstance(value, kind):
         raise ValueError(f"expected {kind.__name__}, found {type(value).__name__}")
     return value
+
+
+def outline_as_row(digest: Digest) -> list[object]:
+    """The digest's outline (no bullets) as compact JSON-ready data, positional rather than
+    keyed: the build cache keeps one per digest of the archive and reads all of them on
+    every build. `[date, source_path, [[title, link, arxiv_id, thumbnail_url, video_url,
+    votes, authors, authors_truncated, line], …]]`."""
+    papers = [
+        [
+            *(p.title, p.link, p.arxiv_id, p.thumbnail_url, p.video_url, p.votes),
+            *(list(p.authors), p.authors_truncated, p.line),
+        ]
+        for p in digest.papers
+    ]
+    return [digest.date.isoformat(), digest.source_path, papers]
+
+
+def outline_from_row(row: object) -> Digest:
+    """The inverse of `outline_as_row`: ValueError unless every field has its type."""
+    if not isinstance(row, list) or len(row) != 3:
+        raise ValueError("not a digest outline")
+    date, source_path, papers = row
+    if type(date) is not str or type(source_path) is not str or type(papers) is not list:
+        raise ValueError("not a digest outline")
+    return Digest(dt.date.fromisoformat(date), tuple(map(_paper_from_row, papers)), source_path)
+
+
+def _paper_from_row(row: object) -> Paper:
+    if not isinstance(row, list) or len(row) != 9:
+        raise ValueError("not a paper outline")
+    title, link, arxiv_id, thumbnail_url, video_url, votes, authors, truncated, line = row
+    if not (
+        type(title) is str
+        and type(link) is str
+        and _optional_text(arxiv_id)
+        and _optional_text(thumbnail_url)
+        and _optional_text(video_url)
+        and type(votes) is int
+        and type(authors) is list
+        and all(type(author) is str for author in authors)
+        and type(truncated) is bool
+        and type(line) is int
+    ):
+        raise ValueError("a paper field has the wrong type")
+    return Paper(
+        title, link, arxiv_id, thumbnail_url, video_url, votes, tuple(authors), truncated, (), line
+    )

@@ -37,12 +37,15 @@ _writes_left = int(os.environ.get(_KILL_AFTER_WRITES_ENV) or 0) or None
 
 
 def write_atomically(path: Path | str, content: bytes) -> os.stat_result:
-    """Write through a temporary file in the same folder and rename it into place (POSIX
+    """Replace a file through a temporary file in the same folder, renamed into place (POSIX
     rename is atomic): a reader sees the old file or the new one, never half of one.
     Returns the new file's stat."""
     folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(content)
@@ -52,6 +55,24 @@ def write_atomically(path: Path | str, content: bytes) -> os.stat_result:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _count_write()
+    return written
+
+
+def write_file(path: str, content: bytes) -> os.stat_result:
+    """Create (or truncate) a file and write it in place: for a file no reader expects yet
+    (a new output file) or one whose content is checked before use (a cache blob), where a
+    temporary file and a rename would only double the cost of creating it. Folders are
+    made only when missing. Returns the file's stat."""
+    try:
+        file = open(path, "wb")  # noqa: SIM115 (closed below; reopened after makedirs)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        file = open(path, "wb")  # noqa: SIM115
+    with file:
+        file.write(content)
+        file.flush()
+        written = os.fstat(file.fileno())
     _count_write()
     return written
 
@@ -73,6 +94,7 @@ class Plan:
     wanted: dict[str, Content]
     blobs: dict[str, Blob]  # relative path → its content's blob
     write: list[str] = field(default_factory=list)  # relative paths, sorted
+    replace: set[str] = field(default_factory=set)  # of those, the files that exist now
     remove: list[str] = field(default_factory=list)  # files and folders to remove
     kept: dict[str, list[object]] = field(default_factory=dict)  # manifest rows kept
     manifest_current: bool = True
@@ -112,6 +134,8 @@ def plan(root: Path, wanted: Mapping[str, Content], manifest: Path) -> Plan:
         blob = blobs[path]
         if found is None or not stat.S_ISREG(found.st_mode) or found.st_size != blob[1]:
             result.write.append(path)
+            if found is not None:
+                result.replace.add(path)
         elif _trusted(row, blob, found, written_at):
             result.kept[path] = row  # type: ignore[assignment]
         elif _file_blob(root / path) == blob:
@@ -119,6 +143,7 @@ def plan(root: Path, wanted: Mapping[str, Content], manifest: Path) -> Plan:
             result.manifest_current = False
         else:
             result.write.append(path)
+            result.replace.add(path)
     return result
 
 
@@ -143,9 +168,15 @@ def apply(plan: Plan, read_blob: Callable[[Blob], bytes | None]) -> None:
         if content is None:
             raise RuntimeError(f"the build cache lost {path}'s content while building")
         destination = os.path.join(root, path)  # a string: called for every file written
-        if os.path.isdir(destination):
-            shutil.rmtree(destination)
-        rows[path] = _row(plan.blobs[path], write_atomically(destination, content))
+        if path not in plan.replace:
+            # New here: nobody can be reading it, and a build killed while writing it
+            # leaves no manifest, so the next build checks it.
+            written = write_file(destination, content)
+        else:
+            if os.path.isdir(destination):
+                shutil.rmtree(destination)
+            written = write_atomically(destination, content)
+        rows[path] = _row(plan.blobs[path], written)
     document = {"format": _MANIFEST_FORMAT, "files": rows}
     write_atomically(plan.manifest, json.dumps(document, separators=(",", ":")).encode())
 

@@ -16,7 +16,7 @@ from site_pages import snapshot
 from newsletter import build as build_module
 from newsletter.build import build
 from newsletter.config import Settings
-from newsletter.errors import DigestError
+from newsletter.errors import ConfigError, DigestError
 
 
 def add_digest(
@@ -267,3 +267,12 @@ def test_a_build_killed_at_any_write_is_repaired_by_the_next(
         build(seeds, output, settings, cache_dir=cache)
         assert both_outputs(work) == cold[version], f"after a kill at write {writes}"
     assert killed[:10] == [1, 2, 3, 4, 6, 9, 13, 18, 24, 31], "the builds were not killed"
+
+
+@pytest.mark.parametrize("outbox", ["public", "public/outbox"])
+def test_the_outbox_must_be_outside_the_site(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, outbox: str
+) -> None:
+    with pytest.raises(ConfigError, match="must be separate folders"):
+        build(seeds_copy, tmp_path / "public", settings, outbox_dir=tmp_path / outbox)
+    assert not (tmp_path / "public").exists()

@@ -16,7 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.errors import DigestError, Problem
-from newsletter.model import Digest, Paper, digest_as_dict, digest_from_dict
+from newsletter.model import (
+    Digest,
+    Paper,
+    digest_as_dict,
+    digest_from_dict,
+    outline_as_row,
+    outline_from_row,
+)
 from newsletter.parse import parse_bytes, parse_file, parse_files, parse_text
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
@@ -543,3 +550,13 @@ def test_damaged_digest_data_is_refused(
     target[path[-1]] = value
     with pytest.raises(ValueError):
         digest_from_dict(data)
+
+
+def test_an_outline_read_back_from_json_is_the_same_outline(digests: list[Digest]) -> None:
+    for digest in digests:
+        row = json.loads(json.dumps(outline_as_row(digest)))
+        assert outline_from_row(row) == digest.outline()
+    damaged = json.loads(json.dumps(outline_as_row(digests[0])))
+    damaged[2][0][5] = "55"  # votes as text
+    with pytest.raises(ValueError):
+        outline_from_row(damaged)
