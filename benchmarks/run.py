@@ -274,13 +274,27 @@ CACHE_CONTENT = False
 """
 
 
-def pelican_article(digest: str) -> str:
-    """A digest as a Pelican Markdown article: Title/Date/Slug metadata, then its body."""
+def day_and_body(digest: str) -> tuple[str, str]:
+    """A digest's date (YYYY-MM-DD) and the Markdown below its `## Daily Papers` header."""
     header = _HEADER.search(digest)
     if header is None:
         raise ValueError("a digest without a '## Daily Papers (date)' header")
-    day = header.group(0)[-11:-1]
-    body = digest[header.end() :].lstrip("\n")
+    return header.group(0)[-11:-1], digest[header.end() :].lstrip("\n")
+
+
+def write_articles(folder: Path, count: int, article: Callable[[str], str]) -> None:
+    """The synthetic archive's digests as another tool's Markdown files, one a day."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    texts = seed_texts()
+    for index in range(count):
+        text = article(synthetic_digest(index, texts))
+        (folder / digest_name(index)).with_suffix(".md").write_text(text, encoding="utf-8")
+
+
+def pelican_article(digest: str) -> str:
+    """A digest as a Pelican Markdown article: Title/Date/Slug metadata, then its body."""
+    day, body = day_and_body(digest)
     return f"Title: Daily Papers ({day})\nDate: {day} 00:00\nSlug: {day}\n\n{body}"
 
 
@@ -312,14 +326,7 @@ class Pelican:
         self.env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
     def prepare(self, count: int) -> None:
-        shutil.rmtree(self.content, ignore_errors=True)
-        self.content.mkdir(parents=True)
-        texts = seed_texts()
-        for index in range(count):
-            article = pelican_article(synthetic_digest(index, texts))
-            (self.content / digest_name(index)).with_suffix(".md").write_text(
-                article, encoding="utf-8"
-            )
+        write_articles(self.content, count, pelican_article)
         (self.workdir / "conf.py").write_text(PELICAN_CONF, encoding="utf-8")
 
     def run(self) -> OtherRun:
@@ -375,11 +382,7 @@ HUGO_LAYOUTS = {
 
 def hugo_article(digest: str) -> str:
     """A digest as a Hugo page: TOML front matter (title, date, slug), then its body."""
-    header = _HEADER.search(digest)
-    if header is None:
-        raise ValueError("a digest without a '## Daily Papers (date)' header")
-    day = header.group(0)[-11:-1]
-    body = digest[header.end() :].lstrip("\n")
+    day, body = day_and_body(digest)
     return (
         f'+++\ntitle = "Daily Papers ({day})"\ndate = {day}T00:00:00+09:00\n'
         f'slug = "{day}"\n+++\n\n{body}'
@@ -398,13 +401,7 @@ class Hugo:
 
     def prepare(self, count: int) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
-        self.content.mkdir(parents=True)
-        texts = seed_texts()
-        for index in range(count):
-            article = hugo_article(synthetic_digest(index, texts))
-            (self.content / digest_name(index)).with_suffix(".md").write_text(
-                article, encoding="utf-8"
-            )
+        write_articles(self.content, count, hugo_article)
         (self.workdir / "hugo.toml").write_text(HUGO_CONFIG, encoding="utf-8")
         for name, text in HUGO_LAYOUTS.items():
             path = self.workdir / "layouts" / name

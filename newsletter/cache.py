@@ -89,11 +89,19 @@ class BuildCache:
         self._distrusted = set(distrusted)
         self._blobs = str(root / "blobs")
         self._index_path = root / "index.json"
-        self._entries = self._load_index()
+        self._loaded: dict[str, Record] | None = None
         self._used: dict[str, Record] = {}
         self._changed = False
         # Blobs of records this build stored: written or checked by it moments ago.
         self.fresh: set[str] = set()
+
+    @property
+    def _entries(self) -> dict[str, Record]:
+        """The index, read on first use: a worker process that only reads and writes blobs
+        never reads it."""
+        if self._loaded is None:
+            self._loaded = self._load_index()
+        return self._loaded
 
     def get(self, key: str) -> Record | None:
         record = self._entries.get(key)
@@ -115,7 +123,7 @@ class BuildCache:
             return
         kept = {"format": _INDEX_FORMAT, "entries": self._used}
         write_atomically(self._index_path, json.dumps(kept, separators=(",", ":")).encode())
-        self._entries = dict(self._used)
+        self._loaded = dict(self._used)
         self._changed = False
         referenced = set(_blob_names(self._used.values()))
         for folder in Path(self._blobs).glob("*"):
