@@ -202,7 +202,7 @@ def test_one_paper_one_vote_and_one_issue_are_singular(tmp_path: Path) -> None:
     assert parsed.stdout.splitlines()[0] == "2024-05-22: 1 paper, 1 vote"
     built = run_module("build", "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    assert built.stdout.startswith("built 1 issue into public:")
+    assert built.stdout.startswith("built 1 issue into public and outbox:")
 
 
 @pytest.mark.parametrize(
