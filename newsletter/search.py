@@ -40,6 +40,7 @@ def write_indexes(site_dir: Path, groups: Sequence[SearchGroup], cache_dir: Path
     version = _pagefind_version()
     used: set[str] = set()
     built = 0
+    shutil.rmtree(site_dir / SEARCH_FOLDER, ignore_errors=True)  # this function's alone
     for group in groups:
         key = hash_parts(version, *_page_parts(site_dir, group.pages))
         stored = cache_dir / key
