@@ -11,7 +11,7 @@ from urllib.parse import quote, urljoin
 
 import feedparser
 import pytest
-from browser import axe_core_path, chromium
+from browser import axe_core_path, chromium, offline
 from site_pages import read_page, snapshot
 from test_benchmark_data import load_benchmark
 
@@ -25,7 +25,6 @@ from newsletter.serve import preview_server
 ISSUES = 400  # 2010-01-01 … 2011-02-04: a past year (one index) and two months of the newest
 LONG_AUTHORS = 664  # as many as the longest real author list
 BASE = "http://archive.test/newsletter/"  # stands for the base URL in link arithmetic
-PLACEHOLDER = b'<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="648"/>'
 TEXT_BLOCK_LIMIT = 2000
 
 # Rendered blocks whose children are all inline: the text a reader sees as one block.
@@ -92,15 +91,7 @@ def browser() -> Iterator[Any]:
 
 def open_page(browser: Any, served: str, width: int = 1280, scheme: str = "light") -> Any:
     page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    # Stand-in images: the tests never reach the network.
-    page.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(served)
-            else route.fulfill(body=PLACEHOLDER, content_type="image/svg+xml")
-        ),
-    )
+    offline(page, served)
     return page
 
 
