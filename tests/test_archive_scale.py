@@ -3,7 +3,6 @@ search, served by `newsletter serve`'s server under the Pages base path, read in
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from urllib.parse import quote, urljoin
 import feedparser
 import pytest
 from browser import axe_core_path, chromium, offline
-from site_pages import read_page, snapshot
+from site_pages import read_page, serving, snapshot
 from test_benchmark_data import load_benchmark
 
 from newsletter import feeds, search, site
@@ -20,7 +19,6 @@ from newsletter.build import build
 from newsletter.config import Settings
 from newsletter.model import Digest
 from newsletter.parse import parse_files
-from newsletter.serve import preview_server
 
 ISSUES = 400  # 2010-01-01 … 2011-02-04: a past year (one index) and two months of the newest
 LONG_AUTHORS = 664  # as many as the longest real author list
@@ -73,14 +71,9 @@ def public(archive: Path, big_settings: Settings, tmp_path_factory: pytest.TempP
 
 @pytest.fixture(scope="module")
 def served(public: Path, big_settings: Settings) -> Iterator[str]:
-    server = preview_server(public, big_settings, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    assert big_settings.base_url.endswith("/newsletter/")  # served under the Pages path
-    yield f"http://{host!s}:{port}/newsletter/"
-    server.shutdown()
-    server.server_close()
+    with serving(public, big_settings) as url:
+        assert url.endswith("/newsletter/")  # served under the Pages path
+        yield url
 
 
 @pytest.fixture(scope="module")

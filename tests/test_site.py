@@ -5,21 +5,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser import chromium, offline
 from golden import assert_matches_golden
-from site_pages import broken_links, read_page, snapshot
+from site_pages import broken_links, read_page, serving, snapshot
 
 from newsletter import site
 from newsletter.build import build
 from newsletter.config import Settings
 from newsletter.errors import DigestError
 from newsletter.model import Digest, Paper
-from newsletter.serve import preview_server
 
 REPO = Path(__file__).resolve().parent.parent
 VIDEO_DATE = "2024-02-22"  # the seed whose second paper is a video
@@ -218,13 +216,8 @@ WIDTHS = (375, 1280)
 @pytest.fixture(scope="module")
 def served(output: Path, settings: Settings) -> Iterator[str]:
     """The built site on 127.0.0.1, under the same path as its base URL."""
-    server = preview_server(output, settings, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host!s}:{port}/newsletter/"
-    server.shutdown()
-    server.server_close()
+    with serving(output, settings) as url:
+        yield url
 
 
 def test_pages_fit_phone_and_desktop_in_light_and_dark(
