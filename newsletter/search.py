@@ -2,16 +2,15 @@
 
 One index per `site.SearchGroup` (a past year, or a month of the newest year), kept in the
 build cache under a key made of its pages' bytes: a build re-runs Pagefind only for the
-groups whose pages changed and links the others from the cache. Each cached index carries
-the SHA-256 of its files, checked before use (the output shares their inodes): a damaged
-cache costs time, never correctness. The search page merges the
+groups whose pages changed and links the others from the cache. Each cached index lists its
+files with their sizes, checked before use like the build cache's blobs (the output shares
+their inodes): a damaged cache costs time, never correctness. The search page merges the
 indexes in the browser (Pagefind's `mergeIndex`). Pagefind's output is the same bytes for
 the same pages (checked by the tests), so the site stays reproducible with search.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ SEARCH_FOLDER = "pagefind"
 _BUNDLE_KEEPS = ("pagefind.js", "pagefind-worker.js", "pagefind-entry.json", "index", "fragment")
 _BUNDLE_KEEP_SUFFIXES = (".pf_meta", ".pagefind")  # the metadata and the WebAssembly
 _PAGEFIND_SECONDS = 600
-_FILES, _SUMS = "files", "sha256.json"  # a cached index: its bundle, and its files' hashes
+_FILES, _SIZES = "files", "sizes.json"  # a cached index: its bundle, and its files' sizes
 
 
 def write_indexes(site_dir: Path, groups: Sequence[SearchGroup], cache_dir: Path) -> int:
@@ -94,25 +93,29 @@ def _index(site_dir: Path, group: SearchGroup, target: Path) -> None:
         result = work / "result"
         result.mkdir()
         os.rename(bundle, result / _FILES)
-        (result / _SUMS).write_text(json.dumps(_checksums(result / _FILES), sort_keys=True))
+        (result / _SIZES).write_text(json.dumps(_sizes(result / _FILES), sort_keys=True))
         os.replace(result, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _checksums(folder: Path) -> dict[str, str]:
+def _sizes(folder: Path) -> dict[str, int]:
     return {
-        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        path.relative_to(folder).as_posix(): path.stat().st_size
         for path in folder.rglob("*")
         if path.is_file()
     }
 
 
 def _intact(stored: Path) -> bool:
+    """Every file listed is there with its size (a cheap check, as for the build cache)."""
     try:
-        expected = json.loads((stored / _SUMS).read_text(encoding="utf-8"))
-        return bool(expected) and expected == _checksums(stored / _FILES)
-    except (OSError, ValueError):
+        expected = json.loads((stored / _SIZES).read_text(encoding="utf-8"))
+        files = stored / _FILES
+        return bool(expected) and all(
+            os.stat(files / name).st_size == size for name, size in expected.items()
+        )
+    except (OSError, ValueError, AttributeError):
         return False
 
 
