@@ -11,6 +11,7 @@ from urllib.parse import quote, urljoin
 import feedparser
 import pytest
 from browser import axe_core_path, chromium, offline
+from commands import newsletter
 from site_pages import read_page, serving, snapshot
 from test_benchmark_data import load_benchmark
 
@@ -187,6 +188,17 @@ def test_search_indexes_are_rebuilt_only_when_their_pages_change(
     assert snapshot(output / "pagefind").keys() >= {
         k for k in first if not k.startswith("2024-04/")
     }
+
+
+def test_build_indexes_by_default_and_no_search_skips_it(seeds_copy: Path) -> None:
+    folder = seeds_copy.parent
+    searched = newsletter("build", "--output", "with", cwd=folder)
+    skipped = newsletter("build", "--no-search", "--output", "without", cwd=folder)
+    assert searched.returncode == skipped.returncode == 0, searched.stderr + skipped.stderr
+    assert (folder / "with/pagefind/2024-05/pagefind.js").is_file()
+    assert not (folder / "without/pagefind").exists()
+    # The search page is there either way (without indexes it says it could not load them).
+    assert (folder / "without/search/index.html").is_file()
 
 
 def test_pagefind_output_is_the_same_bytes_on_every_cold_build(
