@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from newsletter.config import Settings
+from newsletter.headers import folded_header
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment, weekday
 
@@ -179,7 +180,8 @@ def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> E
     """The issue as one `multipart/alternative` message, plain text first (RFC 2046 §5.1.4:
     the last part is the preferred one)."""
     message = EmailMessage(policy=default_policy)
-    message["Subject"] = subject(digest)  # RFC 2047 encoded words, added by the policy
+    # Stored as written: the policy's own folding could lose spaces between encoded words.
+    message.set_raw("Subject", folded_header("Subject", subject(digest)))
     message["From"] = settings.email_from
     message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
     message["Date"] = format_datetime(settings.published_time(digest.date))

@@ -83,6 +83,14 @@ def test_korean_subject_is_encoded_and_decodes_back(built: Path) -> None:
     )
 
 
+def test_every_subject_decodes_to_the_issue_title_with_every_space(
+    built: Path, digests: list[Digest]
+) -> None:
+    # 2024-04-04's long English title before "외 7편" lost its space to Python's folding.
+    for digest in digests:
+        assert issue(built, digest.slug)["Subject"] == f"[Daily Papers] {digest.headline}"
+
+
 def test_headers_identify_issue_list_and_one_click_unsubscribe(built: Path) -> None:
     message = issue(built, "2024-05-22")
     assert message["Message-ID"] == "<issue-2024-05-22@example.org>"
