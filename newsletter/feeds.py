@@ -60,12 +60,12 @@ class IssueEntry:
 
 @dataclass(frozen=True)
 class ArchivePage:
-    """One RFC 5005 archive document: `entries` newest first. A full page is final: its
-    entries and links (including `next-archive`) never change as digests arrive."""
+    """One RFC 5005 archive document: `entries` newest first, never changing once published;
+    `has_next` once the archive page after it exists."""
 
     number: int
     entries: tuple[IssueEntry, ...]
-    full: bool
+    has_next: bool
     updated: dt.datetime
 
 
@@ -81,13 +81,11 @@ ContentSource = Callable[[Digest], str]
 
 @dataclass(frozen=True)
 class ArchiveChunk:
-    """The digests of one RFC 5005 archive page, oldest first, before rendering. An empty
-    page (the archive ends on a page boundary) is dated by the page before it."""
+    """The digests of one full RFC 5005 archive page, oldest first, before rendering."""
 
     number: int
     digests: tuple[Digest, ...]
-    full: bool
-    dated_by: tuple[Digest, ...]
+    has_next: bool
 
 
 def feed_files(
@@ -112,14 +110,15 @@ def current_feed_files(
     updated: Mapping[dt.date, dt.datetime],
     content: ContentSource | None = None,
 ) -> dict[str, bytes]:
-    """feed.xml, rss.xml and feed.json: the newest `feed_entries` digests only."""
+    """feed.xml, rss.xml and feed.json: every digest no archive page holds, newest first."""
     if not digests:
         return {}  # no entry, so no `updated` a rebuild could reproduce
-    latest = digests[-settings.feed_entries :]
+    archive = archive_chunks(digests, settings.feed_entries)
+    latest = digests[len(archive) * settings.feed_entries :]
     current = tuple(
         issue_entry(d, settings, updated.get(d.date), content) for d in reversed(latest)
     )
-    newest_archive = len(archive_chunks(digests, settings.feed_entries)) or None
+    newest_archive = len(archive) or None
     return {
         FEED_PATH: subscription_atom(current, newest_archive, settings),
         RSS_PATH: rss_feed(current, settings),
@@ -128,18 +127,23 @@ def current_feed_files(
 
 
 def archive_chunks(digests: Sequence[Digest], page_size: int) -> list[ArchiveChunk]:
-    """Digests older than the subscription feed's newest `page_size`, in pages of
-    `page_size` counted from the oldest, so a full page never changes again.
+    """Full pages of `page_size` digests, counted from the oldest, leaving the subscription
+    document between `page_size` and 2 × `page_size` − 1 of the newest.
 
-    A full page links `next-archive` to the page after it, so that page always exists,
-    even when it has no entry yet (the archive then ends on an exact page boundary)."""
-    archived = tuple(digests[: max(0, len(digests) - page_size)])
-    chunks: list[ArchiveChunk] = []
-    for index in range(len(archived) // page_size + 1 if archived else 0):
-        chunk = archived[index * page_size : (index + 1) * page_size]
-        dated_by = chunk or chunks[-1].digests
-        chunks.append(ArchiveChunk(index + 1, chunk, len(chunk) == page_size, dated_by))
-    return chunks
+    RFC 5005 §4: the set of entries of an archive document SHOULD NOT change, so only full
+    pages are archived and a new issue only ever changes the subscription document. A page
+    links `next-archive` once the page after it exists (§4: SHOULD, unless there is none):
+    that one link is added to the newest archive page when the next is cut; its entries,
+    which clients may keep for good, never change."""
+    pages = max(0, len(digests) - page_size) // page_size
+    return [
+        ArchiveChunk(
+            number,
+            tuple(digests[(number - 1) * page_size : number * page_size]),
+            has_next=number < pages,
+        )
+        for number in range(1, pages + 1)
+    ]
 
 
 def archive_page_files(
@@ -150,8 +154,8 @@ def archive_page_files(
 ) -> dict[str, bytes]:
     """One archive document: depends only on its chunk, their times and the settings."""
     entries = [issue_entry(d, settings, updated.get(d.date), content) for d in chunk.digests]
-    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.dated_by)
-    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.full, page_updated)
+    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.digests)
+    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.has_next, page_updated)
     return {archive_path(page.number): archive_page_atom(page, settings)}
 
 
@@ -221,7 +225,7 @@ def archive_page_atom(page: ArchivePage, settings: Settings) -> bytes:
     ]
     if page.number > 1:
         links.append(Link(settings.url(archive_path(page.number - 1)), "prev-archive", ATOM_TYPE))
-    if page.full:
+    if page.has_next:
         links.append(Link(settings.url(archive_path(page.number + 1)), "next-archive", ATOM_TYPE))
     generator = _feed_generator(page.entries, settings, links, page.updated)
     # RFC 5005 §4: fh:archive marks an archive document, whose entries do not change.

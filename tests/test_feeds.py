@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -73,7 +74,7 @@ def public(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: 
 def archived_public(
     tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: Settings
 ) -> Path:
-    """The seeds built with two entries per feed: feed.xml plus two archive pages."""
+    """The seeds built with two entries per page: one full archive page, three in feed.xml."""
     root = tmp_path_factory.mktemp("archived")
     small = dataclasses.replace(settings, feed_entries=2)
     return build_feeds(copy_seeds(seeds_dir, root / "seeds"), root / "public", small)
@@ -284,10 +285,11 @@ def test_json_feed_has_every_required_field(public: Path, digests: list[Digest])
         assert dt.datetime.fromisoformat(item["date_published"]).tzinfo is not None
 
 
-def test_rss_and_json_feed_hold_only_the_latest_feed_entries(archived_public: Path) -> None:
-    assert len(parse_feed(archived_public / "rss.xml").entries) == 2
+def test_rss_and_json_feed_hold_what_the_archive_does_not(archived_public: Path) -> None:
+    assert len(parse_feed(archived_public / "rss.xml").entries) == 3
     items = json.loads((archived_public / "feed.json").read_bytes())["items"]
-    assert [item["id"].rsplit("/", 1)[1] for item in items] == ["2024-05-22", "2024-04-16"]
+    slugs = [item["id"].rsplit("/", 1)[1] for item in items]
+    assert slugs == ["2024-05-22", "2024-04-16", "2024-04-11"]
 
 
 # --- RFC 5005 archive ------------------------------------------------------------------------
@@ -315,28 +317,46 @@ def test_archive_pages_make_the_whole_history_reachable_from_the_feed(
     assert seen == [digest.slug for digest in reversed(digests)]
 
 
-def test_archive_pages_link_their_neighbours(archived_public: Path) -> None:
-    folder = archived_public / "feeds" / "archive"
-    assert sorted(path.name for path in folder.iterdir()) == ["0001.xml", "0002.xml"]
-    first = links_by_rel(etree.parse(str(folder / "0001.xml")).getroot())
-    second = links_by_rel(etree.parse(str(folder / "0002.xml")).getroot())
-    assert "prev-archive" not in first
-    assert first["next-archive"].endswith("/feeds/archive/0002.xml")
-    assert second["prev-archive"].endswith("/feeds/archive/0001.xml")
-    assert "next-archive" not in second  # not full yet: its successor does not exist
+def test_archive_pages_link_their_neighbours(digests: list[Digest], settings: Settings) -> None:
+    files = feeds.feed_files(digests, dataclasses.replace(settings, feed_entries=1), {})
+    pages = sorted(path for path in files if path.startswith("feeds/archive/"))
+    assert pages == [f"feeds/archive/000{number}.xml" for number in (1, 2, 3, 4)]
+    links = [links_by_rel(etree.fromstring(files[page])) for page in pages]
+    assert "prev-archive" not in links[0]
+    assert [page["prev-archive"].rsplit("/", 1)[1] for page in links[1:]] == pages_named(1, 2, 3)
+    assert [page["next-archive"].rsplit("/", 1)[1] for page in links[:-1]] == pages_named(2, 3, 4)
+    assert "next-archive" not in links[-1]  # the newest: no archive page follows it yet
 
 
-def test_a_full_archive_page_stays_byte_identical_as_digests_arrive(
-    digests: list[Digest], settings: Settings
+def pages_named(*numbers: int) -> list[str]:
+    return [f"{number:04d}.xml" for number in numbers]
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3])
+def test_archive_pages_only_ever_hold_a_full_page_that_never_changes(
+    digests: list[Digest], settings: Settings, page_size: int
 ) -> None:
-    small = dataclasses.replace(settings, feed_entries=2)
-    builds = [feeds.feed_files(digests[:count], small, {}) for count in (4, 5)]
-    first_page = "feeds/archive/0001.xml"
-    assert builds[0][first_page] == builds[1][first_page]
-    assert b"<fh:archive/>" in builds[0][first_page]
-    # With four issues the first page is full, so the page it links to exists, still empty.
-    assert atom_entries_of(builds[0]["feeds/archive/0002.xml"]) == []
-    assert len(atom_entries_of(builds[1]["feeds/archive/0002.xml"])) == 1
+    # RFC 5005 §4: an archive document's entries never change once published; the
+    # subscription document holds the rest, between one and two pages less one.
+    sized = dataclasses.replace(settings, feed_entries=page_size)
+    published: dict[str, bytes] = {}
+    for count in range(1, len(digests) + 1):
+        files = feeds.feed_files(digests[:count], sized, {})
+        current = len(atom_entries_of(files["feed.xml"]))
+        assert current == count if count < page_size else page_size <= current < 2 * page_size
+        for path, document in files.items():
+            if not path.startswith("feeds/archive/"):
+                continue
+            assert len(atom_entries_of(document)) == page_size
+            assert b"<fh:archive/>" in document
+            if path in published:
+                assert without_next_archive(document) == without_next_archive(published[path])
+            published[path] = document
+        assert set(published) <= set(files)
+
+
+def without_next_archive(document: bytes) -> bytes:
+    return re.sub(rb'\s*<link href="[^"]*" rel="next-archive"[^>]*/>', b"", document)
 
 
 def atom_entries_of(document: bytes) -> list[etree._Element]:
