@@ -18,6 +18,8 @@ from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
 CSS_INLINERS = ("premailer", "css-inline")
+_NOON = dt.time(12, 0)
+_CLOCK_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 # RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
 _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
@@ -34,6 +36,7 @@ class Settings:
     author_email: str = ""
     language: str = "ko"
     timezone: str = "Asia/Seoul"
+    publish_time: str = ""  # "HH:MM" in `timezone` that issues are dated; empty: 12:00 UTC
     feed_entries: int = 30
     # RFC 4151 tagging entity ("name,date") for feed and entry ids. Deliberately not the
     # base_url's host: ids must survive the site moving. Set it once, never change it.
@@ -59,8 +62,15 @@ class Settings:
         return zoneinfo.ZoneInfo(self.timezone)
 
     def published_time(self, date: dt.date) -> dt.datetime:
-        """When an issue is published: midnight of its day in the configured zone, never now."""
-        return dt.datetime.combine(date, dt.time(0, 0), tzinfo=self.zone)
+        """When an issue is published, shown in the configured zone; never now.
+
+        `publish_time` on its day when set; else 12:00 UTC of that day, which is still that
+        day from UTC−11 to UTC+11, so feed readers in UTC, Seoul or California all show the
+        digest's own date (midnight in Seoul was the day before in UTC)."""
+        if self.publish_time:
+            moment = dt.time.fromisoformat(self.publish_time)
+            return dt.datetime.combine(date, moment, tzinfo=self.zone)
+        return dt.datetime.combine(date, _NOON, tzinfo=dt.UTC).astimezone(self.zone)
 
     def fingerprint(self) -> str:
         """Settings as a stable string, for cache keys."""
@@ -128,6 +138,11 @@ def _validate(settings: Settings) -> list[str]:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
+    if settings.publish_time and not _CLOCK_TIME.fullmatch(settings.publish_time):
+        problems.append(
+            "setting 'publish_time' must be a 24-hour time HH:MM like '07:00', "
+            f"found {settings.publish_time!r}"
+        )
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
     if not _TAGGING_ENTITY.fullmatch(settings.feed_id_authority):

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
@@ -121,10 +122,10 @@ def test_atom_feed_lists_every_issue_newest_first_with_id_title_link_and_dates(
         f"https://papers.example.org/newsletter/issues/{digest.slug}/" for digest in newest_first
     ]
     for entry, digest in zip(parsed.entries, newest_first, strict=True):
-        midnight_in_seoul = dt.datetime.combine(digest.date, dt.time(), SEOUL)
+        noon_utc = dt.datetime.combine(digest.date, dt.time(12), dt.UTC)
         assert entry.links[0].rel == "alternate"
-        assert dt.datetime.fromisoformat(entry.published) == midnight_in_seoul
-        assert dt.datetime.fromisoformat(entry.updated) == midnight_in_seoul  # outside git
+        assert entry.published == noon_utc.astimezone(SEOUL).isoformat()  # shown in Seoul time
+        assert dt.datetime.fromisoformat(entry.updated) == noon_utc  # outside git
         assert entry.title.startswith(f"{digest.slug} · {digest.top_papers[0].title}")
 
 
@@ -202,6 +203,59 @@ def test_entries_carry_categories_and_the_top_thumbnail(public: Path) -> None:
     ]
 
 
+# --- dates across time zones -----------------------------------------------------------------
+
+READER_ZONES = [
+    "Pacific/Pago_Pago",  # UTC−11
+    "America/Los_Angeles",
+    "UTC",
+    "Europe/Berlin",
+    "Asia/Seoul",
+    "Asia/Magadan",  # UTC+11
+]
+
+
+def entry_dates_in(parsed: feedparser.FeedParserDict, zone: str) -> list[dt.date]:
+    """The day a reader in `zone` sees each entry published on (feedparser gives UTC)."""
+    return [
+        dt.datetime(*entry.published_parsed[:6], tzinfo=dt.UTC).astimezone(ZoneInfo(zone)).date()
+        for entry in parsed.entries
+    ]
+
+
+@pytest.mark.parametrize("feed", ["feed.xml", "rss.xml", "feed.json"])
+def test_every_reader_from_utc_minus_11_to_plus_11_sees_the_digests_own_date(
+    public: Path, digests: list[Digest], feed: str
+) -> None:
+    parsed = parse_feed(public / feed) if feed != "feed.json" else None
+    days = [digest.date for digest in reversed(digests)]
+    for zone in READER_ZONES:
+        if parsed is not None:
+            assert entry_dates_in(parsed, zone) == days, zone
+        else:
+            items = json.loads((public / feed).read_bytes())["items"]
+            published = [dt.datetime.fromisoformat(item["date_published"]) for item in items]
+            assert [moment.astimezone(ZoneInfo(zone)).date() for moment in published] == days
+
+
+def test_a_publication_time_dates_every_issue_at_that_hour_in_the_zone(
+    digests: list[Digest], settings: Settings
+) -> None:
+    morning = dataclasses.replace(settings, publish_time="07:00")
+    files = feeds.feed_files(digests, morning, {})
+    parsed = feedparser.parse(files["feed.xml"])
+    assert parsed.entries[0].published == "2024-05-22T07:00:00+09:00"
+    assert entry_dates_in(parsed, "Asia/Seoul") == [d.date for d in reversed(digests)]
+
+
+@pytest.mark.parametrize("value", ["7:00", "24:00", "07:60", "7am", "07:00:00", " 07:00"])
+def test_a_publication_time_that_is_not_hh_mm_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "newsletter.toml"
+    config.write_text(f'publish_time = "{value}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="setting 'publish_time' must be a 24-hour time HH:MM"):
+        load_settings(config)
+
+
 # --- feed level ------------------------------------------------------------------------------
 
 
@@ -212,7 +266,7 @@ def test_feed_names_its_language_links_author_generator_and_newest_update(public
         "self": "https://papers.example.org/newsletter/feed.xml",
         "alternate": "https://papers.example.org/newsletter/",
     }
-    assert root.findtext(f"{ATOM}updated") == "2024-05-22T00:00:00+09:00"
+    assert root.findtext(f"{ATOM}updated") == "2024-05-22T21:00:00+09:00"  # 12:00 UTC
     assert root.findtext(f"{ATOM}author/{ATOM}email") == "editor@example.org"
     assert root.findtext(f"{ATOM}generator") == "daily-papers-newsletter"
     assert root.find(f"{ATOM}icon") is None
@@ -265,7 +319,7 @@ def test_rss_feed_lists_the_same_issues_with_guid_title_link_and_date(public: Pa
     }
     assert rss.feed.link == "https://papers.example.org/newsletter/"
     rss_text = (public / "rss.xml").read_text()
-    assert "<lastBuildDate>Wed, 22 May 2024 00:00:00 +0900</lastBuildDate>" in rss_text
+    assert "<lastBuildDate>Wed, 22 May 2024 21:00:00 +0900</lastBuildDate>" in rss_text
 
 
 def test_json_feed_has_every_required_field(public: Path, digests: list[Digest]) -> None:
@@ -426,7 +480,7 @@ def test_editing_a_digest_changes_only_that_entrys_updated(
     changed_id = f"tag:{settings.feed_id_authority}:issue/2024-04-11"
     # Committed together but never edited: each keeps its own publication time, so no two
     # entries share an `updated` (the W3C validator warns about that).
-    assert before[changed_id].findtext(f"{ATOM}updated") == "2024-04-11T00:00:00+09:00"
+    assert before[changed_id].findtext(f"{ATOM}updated") == "2024-04-11T21:00:00+09:00"
     assert len({e.findtext(f"{ATOM}updated") for e in before.values()}) == len(before)
     assert after[changed_id].findtext(f"{ATOM}updated") == "2024-06-02T21:00:00+09:00"
     assert list(after) == list(before)

@@ -96,7 +96,7 @@ def test_every_subject_decodes_to_the_issue_title_with_every_space(
 def test_headers_identify_issue_list_and_one_click_unsubscribe(built: Path) -> None:
     message = issue(built, "2024-05-22")
     assert message["Message-ID"] == "<issue-2024-05-22@example.org>"
-    assert message["Date"] == "Wed, 22 May 2024 00:00:00 +0900"
+    assert message["Date"] == "Wed, 22 May 2024 21:00:00 +0900"  # 12:00 UTC
     assert message["From"] == "Daily Papers <newsletter@example.org>"
     assert message["To"] == "undisclosed-recipients:;"
     assert message["List-Id"] == "Daily Papers 뉴스레터 <newsletter.example.org>"
