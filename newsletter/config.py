@@ -18,6 +18,7 @@ from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
 CSS_INLINERS = ("premailer", "css-inline")
+ICON_PATH = "icon.png"  # the site's mark, 144×144: the most RSS 2.0 allows for <image>
 _NOON = dt.time(12, 0)
 _CLOCK_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 # RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
@@ -56,6 +57,14 @@ class Settings:
 
     def issue_url(self, slug: str) -> str:
         return self.url(f"issues/{slug}/")
+
+    def icon_url(self) -> str:
+        """The feeds' icon and the site's favicon: the `icon` setting, else the site's mark."""
+        return self.icon or self.url(ICON_PATH)
+
+    def logo_url(self) -> str:
+        """The feeds' logo (RSS <image>, JSON Feed icon): `logo`, else the site's mark."""
+        return self.logo or self.url(ICON_PATH)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -34,6 +34,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 HISTORY_NAMESPACE = "http://purl.org/syndication/history/1.0"  # RFC 5005 §5
 GENERATOR = "daily-papers-newsletter"
 DAILY_PAPERS_CATEGORY = ("daily-papers", "Daily Papers")
+MARK_SIZE = 144  # pixels, templates/site/icon.png
 
 
 @dataclass(frozen=True)
@@ -268,8 +269,9 @@ def json_feed(entries: Sequence[IssueEntry], settings: Settings) -> bytes:
         "language": settings.language,
         "authors": [{"name": settings.author_name}],
     }
-    if settings.icon:
-        document["favicon"] = settings.icon
+    # JSON Feed's icon is the large image (Atom's logo), its favicon the small one.
+    document["icon"] = settings.logo_url()
+    document["favicon"] = settings.icon_url()
     document["items"] = [_json_item(entry) for entry in entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
@@ -299,6 +301,7 @@ def _feed_generator(
 ) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
+    generator.load_extension("dc", atom=False, rss=True)  # Atom has its own <author>
     generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
     generator.id(feed_id(settings))
     generator.title(settings.title)
@@ -310,15 +313,20 @@ def _feed_generator(
         author["email"] = settings.author_email
     generator.author(author)
     generator.generator(GENERATOR, version=__version__)
-    if settings.icon:
-        generator.icon(settings.icon)
+    generator.icon(settings.icon_url())
     if settings.logo:
-        generator.logo(settings.logo)
+        generator.logo(settings.logo)  # also the RSS <image>, size unknown
+    else:  # the site's mark: RSS 2.0 <image> sizes, width at most 144
+        generator.image(settings.logo_url(), width=str(MARK_SIZE), height=str(MARK_SIZE))
     for link in links:
         generator.link(_link_fields(link))
     for entry in entries:
         # feedgen prepends by default; entries arrive newest first and must stay so.
-        _fill_feedgen_entry(generator.add_entry(order="append"), entry)
+        target = generator.add_entry(order="append")
+        _fill_feedgen_entry(target, entry)
+        # RSS 2.0's <author> must be an e-mail address; without one rss2email and others
+        # mailed items "from" nobody. dc:creator names the author in every RSS item.
+        target.dc.dc_creator(settings.author_name)
     return generator
 
 

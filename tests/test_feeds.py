@@ -269,7 +269,7 @@ def test_feed_names_its_language_links_author_generator_and_newest_update(public
     assert root.findtext(f"{ATOM}updated") == "2024-05-22T21:00:00+09:00"  # 12:00 UTC
     assert root.findtext(f"{ATOM}author/{ATOM}email") == "editor@example.org"
     assert root.findtext(f"{ATOM}generator") == "daily-papers-newsletter"
-    assert root.find(f"{ATOM}icon") is None
+    assert root.findtext(f"{ATOM}icon") == "https://papers.example.org/newsletter/icon.png"
 
 
 def test_configured_icon_and_logo_appear_in_the_feed(
@@ -284,7 +284,38 @@ def test_configured_icon_and_logo_appear_in_the_feed(
     root = etree.parse(str(public / "feed.xml")).getroot()
     assert root.findtext(f"{ATOM}icon") == "https://papers.example.org/icon.png"
     assert root.findtext(f"{ATOM}logo") == "https://papers.example.org/logo.png"
-    assert json.loads((public / "feed.json").read_text())["favicon"] == branded.icon
+    document = json.loads((public / "feed.json").read_text())
+    assert (document["favicon"], document["icon"]) == (branded.icon, branded.logo)
+    rss = parse_feed(public / "rss.xml")
+    assert rss.feed.image.href == branded.logo
+
+
+def test_the_sites_mark_is_every_feeds_default_icon_and_logo(
+    public: Path, settings: Settings
+) -> None:
+    mark = "https://papers.example.org/newsletter/icon.png"
+    assert (public / "icon.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    atom = parse_feed(public / "feed.xml").feed
+    assert (atom.icon, atom.logo) == (mark, mark)
+    rss = etree.parse(str(public / "rss.xml")).getroot().find("channel/image")
+    assert rss is not None
+    assert [rss.findtext(tag) for tag in ("url", "title", "link", "width", "height")] == [
+        mark,
+        settings.title,
+        "https://papers.example.org/newsletter/",
+        "144",
+        "144",
+    ]
+    document = json.loads((public / "feed.json").read_text())
+    assert (document["icon"], document["favicon"]) == (mark, mark)
+
+
+def test_every_rss_item_names_its_author_for_rss2email(public: Path, settings: Settings) -> None:
+    # rss2email (and feedparser under it) takes an item's author from dc:creator.
+    rss = parse_feed(public / "rss.xml")
+    assert rss.entries
+    assert {entry.author for entry in rss.entries} == {settings.author_name}
+    assert "dc:creator" not in (public / "feed.xml").read_text()  # Atom has <author>
 
 
 def test_entry_ids_do_not_depend_on_where_the_site_lives(
