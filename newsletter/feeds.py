@@ -324,8 +324,9 @@ def _feed_generator(
         # feedgen prepends by default; entries arrive newest first and must stay so.
         target = generator.add_entry(order="append")
         _fill_feedgen_entry(target, entry)
-        # RSS 2.0's <author> must be an e-mail address; without one rss2email and others
-        # mailed items "from" nobody. dc:creator names the author in every RSS item.
+        # Readers (newsboat, rss2email) show an item's own author, not the feed's. RSS 2.0's
+        # <author> must be an e-mail address, so dc:creator names the author in RSS items.
+        target.author({"name": settings.author_name})
         target.dc.dc_creator(settings.author_name)
     return generator
 

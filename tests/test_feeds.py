@@ -310,11 +310,14 @@ def test_the_sites_mark_is_every_feeds_default_icon_and_logo(
     assert (document["icon"], document["favicon"]) == (mark, mark)
 
 
-def test_every_rss_item_names_its_author_for_rss2email(public: Path, settings: Settings) -> None:
-    # rss2email (and feedparser under it) takes an item's author from dc:creator.
-    rss = parse_feed(public / "rss.xml")
-    assert rss.entries
-    assert {entry.author for entry in rss.entries} == {settings.author_name}
+def test_every_item_names_its_author_for_rss2email_and_newsboat(
+    public: Path, settings: Settings
+) -> None:
+    # rss2email (feedparser under it) and newsboat take an item's own author, not the
+    # feed's: dc:creator in RSS, <author> in each Atom entry.
+    for feed in ("rss.xml", "feed.xml"):
+        entries = parse_feed(public / feed).entries
+        assert entries and {entry.author for entry in entries} == {settings.author_name}, feed
     assert "dc:creator" not in (public / "feed.xml").read_text()  # Atom has <author>
 
 
