@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.characters import unwritable_characters
 from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
@@ -215,6 +216,12 @@ def _validate(settings: Settings) -> list[str]:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
+    for setting in fields(settings):
+        value = getattr(settings, setting.name)
+        for index, character in unwritable_characters(value if isinstance(value, str) else ""):
+            problems.append(
+                f"setting '{setting.name}' holds {character} at character {index + 1}; delete it"
+            )
     if settings.publish_time and not _CLOCK_TIME.fullmatch(settings.publish_time):
         problems.append(
             "setting 'publish_time' must be a 24-hour time HH:MM like '07:00', "

@@ -18,7 +18,8 @@ from markdown_it.helpers import parseLinkLabel
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from newsletter.errors import BIDI_CONTROLS, NONCHARACTERS, DigestError, Problem, printable
+from newsletter.characters import printable, unwritable_characters
+from newsletter.errors import DigestError, Problem
 from newsletter.model import Digest, Paper
 
 # The digest format has no indented or fenced code, quotes, rules, link reference definitions
@@ -47,13 +48,6 @@ _VIDEO_FILE = re.compile(r"\.(?:mp4|webm|mov|m4v)(?:[?#].*)?$", re.IGNORECASE)
 _BRACKETED_HEADING = re.compile(r"\[(?P<text>.*)\]\((?P<url>[^\s()<>]+)\)")
 # CommonMark §2.4: a backslash before ASCII punctuation escapes it
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-# Characters no output can carry: XML 1.0 (§2.2) forbids C0 controls other than tab and line
-# ends, and U+FFFE/U+FFFF; the other controls and noncharacters are invisible garbage in a
-# feed or a mail, and bidi controls reorder what follows them, in a title and in the subject
-# line a reader sees (the digests are Korean and English and have no use for them).
-_UNWRITABLE = re.compile(
-    f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\ud800-\\udfff{BIDI_CONTROLS}{NONCHARACTERS}]"
-)
 _AUTHOR_ELISION = "+"
 _MAX_VOTE_DIGITS = 9
 
@@ -134,19 +128,8 @@ def parse_text(text: str, path: str) -> Digest:
 def _report_unwritable_characters(text: str, problems: _Problems) -> None:
     """One problem for each character no output can carry, at its line and column."""
     for number, line in enumerate(text.split("\n"), start=1):
-        for found in _UNWRITABLE.finditer(line):
-            where = f"U+{ord(found[0]):04X} at column {found.start() + 1}"
-            problems.report(number, f"{_character_kind(found[0])} {where}; delete it")
-
-
-def _character_kind(character: str) -> str:
-    if re.fullmatch(f"[{BIDI_CONTROLS}]", character):
-        return "a bidirectional control character (it reorders the text after it)"
-    if re.fullmatch(f"[{NONCHARACTERS}]", character):
-        return "a Unicode noncharacter"
-    if "\ud800" <= character <= "\udfff":
-        return "an unpaired surrogate"
-    return "a control character"
+        for index, character in unwritable_characters(line):
+            problems.report(number, f"{character} at column {index + 1}; delete it")
 
 
 def _top_level_blocks(tokens: Sequence[Token]) -> Iterator[_Block]:
