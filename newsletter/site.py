@@ -17,10 +17,10 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from newsletter.config import Settings
+from newsletter.config import ICON_PATH, Settings
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
-from newsletter.templating import environment
+from newsletter.templating import environment, template_bytes
 
 TOP_PAPERS_ON_INDEX = 3
 DESCRIPTION_LIMIT = 200  # Open Graph descriptions are cut by most previews near here
@@ -131,6 +131,9 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
         # GitHub Pages serves this page at any missing path: relative links would break.
         "404.html": _render("site/404.html", settings, root=settings.url(), canonical_url=""),
         "style.css": _render("site/style.css", settings),
+        # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
+        ICON_PATH: template_bytes(settings, "site/icon.png"),
+        "favicon.ico": template_bytes(settings, "site/favicon.ico"),
         "search.js": _render("site/search.js", settings),
     }
     for index, year in enumerate(years):
