@@ -10,6 +10,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,10 @@ class Settings:
     email_from: str = "Daily Papers <newsletter@example.org>"
     unsubscribe_url: str = ""  # RFC 8058 one-click endpoint (HTTPS, accepts POST)
     unsubscribe_mailto: str = ""
+    # The mailing list: where people write to subscribe (default: email_from's address),
+    # and the IMAP folder under which the list keeps its state.
+    list_address: str = ""
+    list_folder: str = "Newsletter"
     icon: str = ""
     logo: str = ""
     templates_dir: str = ""  # the user's own templates, searched before the built-in ones
@@ -61,6 +66,11 @@ class Settings:
     def published_time(self, date: dt.date) -> dt.datetime:
         """When an issue is published: midnight of its day in the configured zone, never now."""
         return dt.datetime.combine(date, dt.time(0, 0), tzinfo=self.zone)
+
+    @property
+    def list_mailbox(self) -> str:
+        """The list's address: `list_address`, or else the address in `email_from`."""
+        return (self.list_address or parseaddr(self.email_from)[1]).strip().lower()
 
     def fingerprint(self) -> str:
         """Settings as a stable string, for cache keys."""
@@ -155,6 +165,16 @@ def _validate(settings: Settings) -> list[str]:
     if "@" not in settings.email_from:
         problems.append(
             f"setting 'email_from' must contain an e-mail address, found {settings.email_from!r}"
+        )
+    if settings.list_address and "@" not in settings.list_address:
+        problems.append(
+            f"setting 'list_address' must be an e-mail address, found {settings.list_address!r}"
+        )
+    folder = settings.list_folder
+    if not folder.strip() or folder != folder.strip(" /.") or folder.upper() == "INBOX":
+        problems.append(
+            "setting 'list_folder' must be an IMAP folder name such as 'Newsletter' "
+            f"(not INBOX, no leading or trailing '/' or '.'), found {folder!r}"
         )
     return problems
 
