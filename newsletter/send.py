@@ -35,7 +35,7 @@ from newsletter.errors import SendError
 DEFAULT_LEDGER = Path(".newsletter/deliveries.log")
 BACKOFF_SECONDS = (2.0, 5.0, 15.0, 30.0)  # waits before each retry of a temporary failure
 TLS_MODES = ("none", "starttls", "ssl")
-DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the first is the default mode
 # A daily issue is named by its date, a weekly edition by its ISO week (2024-W21).
 _ISSUE_NAME = re.compile(r"\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}")
 # Deliberately simple (RFC 5321 §4.1.2 allows far more): catches typos in a mailing list.
@@ -66,21 +66,10 @@ class SmtpSettings:
 
 def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings:
     """NEWSLETTER_SMTP_HOST, _PORT, _USER, _PASSWORD, _TLS (none|starttls|ssl)."""
-    problems = []
-    host = environ.get("NEWSLETTER_SMTP_HOST", "").strip()
-    if not host:
-        problems.append("NEWSLETTER_SMTP_HOST is not set: the SMTP server to send through")
-    tls = environ.get("NEWSLETTER_SMTP_TLS", "starttls").strip().lower() or "starttls"
-    if tls not in TLS_MODES:
-        problems.append(f"NEWSLETTER_SMTP_TLS must be one of {', '.join(TLS_MODES)}, found {tls!r}")
-        tls = "starttls"
-    port_text = environ.get("NEWSLETTER_SMTP_PORT", "").strip()
-    port = DEFAULT_PORTS[tls]
-    if port_text:
-        if port_text.isdigit() and 0 < int(port_text) < 65536:
-            port = int(port_text)
-        else:
-            problems.append(f"NEWSLETTER_SMTP_PORT must be a port number, found {port_text!r}")
+    problems: list[str] = []
+    host, port, tls = server_from_env(
+        environ, "NEWSLETTER_SMTP", "the SMTP server to send through", DEFAULT_PORTS, problems
+    )
     user = environ.get("NEWSLETTER_SMTP_USER", "")
     password = environ.get("NEWSLETTER_SMTP_PASSWORD", "")
     if bool(user) != bool(password):
@@ -88,6 +77,34 @@ def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings:
     if problems:
         raise SendError("cannot send: " + "; ".join(problems))
     return SmtpSettings(host, port, tls, user, password)  # type: ignore[arg-type]
+
+
+def server_from_env(
+    environ: Mapping[str, str],
+    prefix: str,
+    purpose: str,
+    default_ports: Mapping[str, int],
+    problems: list[str],
+) -> tuple[str, int, str]:
+    """`PREFIX_HOST`, `PREFIX_TLS` (the first of `default_ports` unless set) and
+    `PREFIX_PORT` (that mode's default port unless set); each problem is added to
+    `problems`, naming the variable to fix."""
+    host = environ.get(f"{prefix}_HOST", "").strip()
+    if not host:
+        problems.append(f"{prefix}_HOST is not set: {purpose}")
+    modes = list(default_ports)
+    tls = environ.get(f"{prefix}_TLS", "").strip().lower() or modes[0]
+    if tls not in TLS_MODES:
+        problems.append(f"{prefix}_TLS must be one of {', '.join(TLS_MODES)}, found {tls!r}")
+        tls = modes[0]
+    port_text = environ.get(f"{prefix}_PORT", "").strip()
+    port = default_ports[tls]
+    if port_text:
+        if port_text.isdigit() and 0 < int(port_text) < 65536:
+            port = int(port_text)
+        else:
+            problems.append(f"{prefix}_PORT must be a port number, found {port_text!r}")
+    return host, port, tls
 
 
 def built_issue_path(output_dir: Path, date: str) -> Path:

@@ -385,8 +385,8 @@ def test_permanent_bounce_suppresses_temporary_does_not(world: World) -> None:
     world.deliver(delivery_report([(ADA, "failed", "5.1.1")], quoted=quoted))
     report = world.sync()
     assert report.outcomes == {
-        "bounce: bounce: 4.2.2: temporary, kept": 1,
-        "bounce: bounce: 5.1.1: suppressed": 1,
+        "bounce: 4.2.2: temporary, kept": 1,
+        "bounce: 5.1.1: suppressed": 1,
     }
     assert world.subscribers() == [(GRACE, "daily")]
     (record,) = world.folder("unsubscribed")
@@ -399,9 +399,7 @@ def test_a_report_that_quotes_no_copy_of_ours_suppresses_nobody(world: World) ->
     subscribe(world, GRACE)
     world.deliver(delivery_report([(GRACE, "failed", "5.1.1")]))  # forged or headerless
     report = world.sync()
-    assert report.outcomes == {
-        "bounce: bounce: 5.1.1: does not quote a copy the list sent; kept": 1
-    }
+    assert report.outcomes == {"bounce: 5.1.1: does not quote a copy the list sent; kept": 1}
     assert world.subscribers() == [(GRACE, "daily")]
 
 

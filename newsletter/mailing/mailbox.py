@@ -21,10 +21,11 @@ from imapclient.exceptions import IMAPClientError, LoginError  # type: ignore[im
 
 from newsletter.mailing.records import FOLDERS, STATE_HEADERS
 from newsletter.mailing.tokens import ListError
+from newsletter.send import server_from_env
 
-TLS_MODES = ("none", "starttls", "ssl")
-DEFAULT_PORTS = {"none": 143, "starttls": 143, "ssl": 993}
+DEFAULT_PORTS = {"ssl": 993, "starttls": 143, "none": 143}  # the first is the default mode
 TIMEOUT_SECONDS = 60.0
+FETCH_BATCH = 50  # whole messages fetched at a time
 
 TlsMode = Literal["none", "starttls", "ssl"]
 
@@ -42,22 +43,11 @@ class ImapSettings:
 
 
 def imap_settings_from_env(environ: Mapping[str, str]) -> ImapSettings:
-    """Every problem in one line, naming the variable to fix."""
-    problems = []
-    host = environ.get("NEWSLETTER_IMAP_HOST", "").strip()
-    if not host:
-        problems.append("NEWSLETTER_IMAP_HOST is not set: the IMAP server of the list's mailbox")
-    tls = environ.get("NEWSLETTER_IMAP_TLS", "ssl").strip().lower() or "ssl"
-    if tls not in TLS_MODES:
-        problems.append(f"NEWSLETTER_IMAP_TLS must be one of {', '.join(TLS_MODES)}, found {tls!r}")
-        tls = "ssl"
-    port_text = environ.get("NEWSLETTER_IMAP_PORT", "").strip()
-    port = DEFAULT_PORTS[tls]
-    if port_text:
-        if port_text.isdigit() and 0 < int(port_text) < 65536:
-            port = int(port_text)
-        else:
-            problems.append(f"NEWSLETTER_IMAP_PORT must be a port number, found {port_text!r}")
+    """NEWSLETTER_IMAP_HOST, _PORT, _USER, _PASSWORD, _TLS; every problem in one line."""
+    problems: list[str] = []
+    host, port, tls = server_from_env(
+        environ, "NEWSLETTER_IMAP", "the IMAP server of the list's mailbox", DEFAULT_PORTS, problems
+    )
     user = environ.get("NEWSLETTER_IMAP_USER", "")
     password = environ.get("NEWSLETTER_IMAP_PASSWORD", "")
     if not user or not password:
@@ -73,7 +63,6 @@ class Stored:
 
     uid: int
     message: EmailMessage
-    raw: bytes = field(repr=False, default=b"")
 
 
 class Mailbox:
@@ -100,11 +89,12 @@ class Mailbox:
         small, and nothing is marked as read)."""
         fields = " ".join(STATE_HEADERS).upper()
         item = f"BODY.PEEK[HEADER.FIELDS ({fields})]"
-        return self._fetch(name, item, f"BODY[HEADER.FIELDS ({fields})]")
+        return list(self._fetch(name, item, f"BODY[HEADER.FIELDS ({fields})]"))
 
-    def messages(self, name: str) -> list[Stored]:
-        """Whole messages, oldest first (by UID)."""
-        return self._fetch(name, "BODY.PEEK[]", "BODY[]")
+    def messages(self, name: str) -> Iterator[Stored]:
+        """Whole messages, oldest first (by UID), fetched a batch at a time: an INBOX full of
+        large mail never has to fit in memory at once."""
+        return self._fetch(name, "BODY.PEEK[]", "BODY[]", batch=FETCH_BATCH)
 
     def append(self, name: str, message: Message) -> None:
         self._call(self._client.append, self.folder(name), message.as_bytes(), (b"\\Seen",))
@@ -128,19 +118,18 @@ class Mailbox:
         else:
             self._call(self._client.expunge)
 
-    def _fetch(self, name: str, item: str, key: str) -> list[Stored]:
+    def _fetch(self, name: str, item: str, key: str, batch: int = 0) -> Iterator[Stored]:
         self._select(name)
-        uids = self._call(self._client.search, ["ALL"])
-        if not uids:
-            return []
-        found = self._call(self._client.fetch, uids, [item])
-        result = []
-        for uid in sorted(found):
-            raw = found[uid].get(key.encode("ascii"), b"") or b""
-            message = message_from_bytes(raw, policy=default_policy)
-            assert isinstance(message, EmailMessage)
-            result.append(Stored(int(uid), message, raw))
-        return result
+        uids = sorted(self._call(self._client.search, ["ALL"]))
+        size = batch or len(uids) or 1
+        for start in range(0, len(uids), size):
+            self._select(name)  # the caller may have worked in another folder meanwhile
+            found = self._call(self._client.fetch, uids[start : start + size], [item])
+            for uid in sorted(found):
+                raw = found[uid].get(key.encode("ascii"), b"") or b""
+                message = message_from_bytes(raw, policy=default_policy)
+                assert isinstance(message, EmailMessage)
+                yield Stored(int(uid), message)
 
     def _select(self, name: str) -> None:
         folder = self.folder(name)

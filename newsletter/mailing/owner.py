@@ -1,14 +1,15 @@
 """The owner's commands (`newsletter subscribers …`) and what `send --subscribers` reads.
 
-Each opens the list's mailbox with the settings from the environment, does one thing and
-logs out. Settings are checked before anything is connected to.
+Each checks its settings before connecting to anything, opens the list's mailbox, does one
+thing and logs out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from newsletter.config import Settings
@@ -26,18 +27,29 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@contextmanager
+def opened_list(
+    settings: Settings,
+    environ: Mapping[str, str],
+    clock: Clock = utc_now,
+    tokens: Tokens | None = None,
+    latest_issue: str = "",
+) -> Iterator[MailingList]:
+    imap = imap_settings_from_env(environ)
+    with open_mailbox(imap, settings.list_folder) as mailbox:
+        yield MailingList.open(settings, mailbox, clock, tokens, latest_issue)
+
+
 def sync(
     settings: Settings, environ: Mapping[str, str], seeds: Path, clock: Clock = utc_now
 ) -> SyncReport:
     """Act on every mail in INBOX, send the replies, tidy the records."""
-    imap = imap_settings_from_env(environ)
+    imap_settings_from_env(environ)  # every setting checked before connecting to anything
     tokens = tokens_from_env(environ)
     postman = Postman(smtp_settings_from_env(environ))
     report = SyncReport()
-    with open_mailbox(imap, settings.list_folder) as mailbox:
-        mailing_list = MailingList.open(
-            settings, tokens, mailbox, clock, latest_issue_url(seeds, settings)
-        )
+    latest = latest_issue_url(seeds, settings)
+    with opened_list(settings, environ, clock, tokens, latest) as mailing_list:
         mailing_list.send_outbox(postman, report)  # replies a crash left behind
         mailing_list.sync_inbox(report)
         mailing_list.send_outbox(postman, report)
@@ -49,9 +61,7 @@ def subscribers(
     settings: Settings, environ: Mapping[str, str], cadence: Cadence | None = None
 ) -> list[Record]:
     """Everyone subscribed (to one cadence, if given), sorted by address."""
-    imap = imap_settings_from_env(environ)
-    with open_mailbox(imap, settings.list_folder) as mailbox:
-        mailing_list = MailingList.open(settings, _no_tokens(), mailbox, utc_now)
+    with opened_list(settings, environ) as mailing_list:
         return mailing_list.state.subscribers(cadence)
 
 
@@ -64,15 +74,14 @@ def add(
 ) -> SyncReport:
     """Send the address a confirmation, as if it had written `subscribe` itself: adding
     someone is still double opt-in."""
-    (address,) = [a.lower() for a in checked_addresses([address])]
-    imap = imap_settings_from_env(environ)
+    address = one_address(address)
+    imap_settings_from_env(environ)
     tokens = tokens_from_env(environ)
     postman = Postman(smtp_settings_from_env(environ))
     report = SyncReport()
-    with open_mailbox(imap, settings.list_folder) as mailbox:
-        mailing_list = MailingList.open(settings, tokens, mailbox, clock)
+    with opened_list(settings, environ, clock, tokens) as mailing_list:
         key = _owner_key("add", address, clock())
-        mailing_list.run_owner_command(Command("subscribe", address, cadence), key, report)
+        mailing_list.run_command(Command("subscribe", address, cadence), key, None, report)
         mailing_list.send_outbox(postman, report)
     return report
 
@@ -85,13 +94,12 @@ def import_confirmed(
     clock: Clock = utc_now,
 ) -> SyncReport:
     """Subscribe every address in the file without a confirmation (they consented
-    elsewhere); addresses that are subscribed, left or bounced are left as they are."""
-    addresses = [a.lower() for a in read_recipients(path)]
-    imap = imap_settings_from_env(environ)
+    elsewhere); addresses that are subscribed, left or bounced are left as they are, so
+    importing an old list again never brings back someone who left."""
+    addresses = dict.fromkeys(address.lower() for address in read_recipients(path))
     report = SyncReport()
-    with open_mailbox(imap, settings.list_folder) as mailbox:
-        mailing_list = MailingList.open(settings, _no_tokens(), mailbox, clock)
-        for address in dict.fromkeys(addresses):
+    with opened_list(settings, environ, clock) as mailing_list:
+        for address in addresses:
             current = mailing_list.state.current(address)
             if current is not None and current.kind == "subscriber":
                 report.note("already subscribed", address)
@@ -99,10 +107,8 @@ def import_confirmed(
                 report.note(f"not imported: left or bounced ({current.reason})", address)
             else:
                 key = _owner_key("import", address, clock())
-                record = Record(
-                    "subscriber", address, cadence, mailing_list.now_ms(), key, "imported"
-                )
-                mailing_list.record(record)
+                ms = mailing_list.now_ms()
+                mailing_list.record(Record("subscriber", address, cadence, ms, key, "imported"))
                 report.note(f"imported ({cadence})", address)
     return report
 
@@ -111,32 +117,28 @@ def remove(
     settings: Settings, environ: Mapping[str, str], address: str, clock: Clock = utc_now
 ) -> SyncReport:
     """Unsubscribe the address at once, without mailing it."""
-    (address,) = [a.lower() for a in checked_addresses([address])]
-    imap = imap_settings_from_env(environ)
+    address = one_address(address)
     report = SyncReport()
-    with open_mailbox(imap, settings.list_folder) as mailbox:
-        mailing_list = MailingList.open(settings, _no_tokens(), mailbox, clock)
+    with opened_list(settings, environ, clock) as mailing_list:
         current = mailing_list.state.current(address)
         if current is None or current.kind != "subscriber":
             report.note("not subscribed", address)
             return report
         key = _owner_key("remove", address, clock())
-        record = Record(
-            "unsubscribed", address, current.cadence, mailing_list.now_ms(), key, "removed by owner"
-        )
-        mailing_list.record(record)
+        ms = mailing_list.now_ms()
+        reason = "removed by the owner"
+        mailing_list.record(Record("unsubscribed", address, current.cadence, ms, key, reason))
         mailing_list.tidy()
         report.note("removed", address)
     return report
 
 
+def one_address(entry: str) -> str:
+    (address,) = checked_addresses([entry])
+    return address.lower()
+
+
 def _owner_key(action: str, address: str, now: dt.datetime) -> str:
-    return (
-        "owner-"
-        + hashlib.sha256(f"{action}\0{address}\0{now.isoformat()}".encode()).hexdigest()[:18]
-    )
-
-
-def _no_tokens() -> Tokens:
-    """Listing, importing and removing need no token: nothing is mailed."""
-    return Tokens(b"")
+    """The command key of an owner's command: distinct for each run of it."""
+    seed = f"{action}\0{address}\0{now.isoformat()}".encode()
+    return "owner-" + hashlib.sha256(seed).hexdigest()[:18]

@@ -114,14 +114,16 @@ class ListState:
             and mail.command != excluding_command
         ]
 
-    def has_record(self, command: str, kind: RecordKind, address: str) -> bool:
-        return any((r.command, r.kind, r.address) == (command, kind, address) for r in self.records)
+    def has(self, command: str, kind: str, address: str) -> bool:
+        """Whether this command already recorded this effect (a record or a reply)."""
+        items: list[Record | ListMail] = [*self.records, *self.mails]
+        return any((i.command, i.kind, i.address) == (command, kind, address) for i in items)
 
-    def has_mail(self, command: str, kind: MailKind, address: str) -> bool:
-        return any((m.command, m.kind, m.address) == (command, kind, address) for m in self.mails)
-
-    def outbox(self) -> list[ListMail]:
-        return [mail for mail in self.mails if mail.folder == OUTBOX]
+    def add(self, item: Record | ListMail) -> None:
+        if isinstance(item, Record):
+            self.records.append(item)
+        else:
+            self.mails.append(item)
 
 
 def record_message(record: Record, list_address: str) -> EmailMessage:

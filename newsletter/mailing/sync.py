@@ -59,8 +59,7 @@ class Effect:
 
     folder: str
     message: EmailMessage
-    record: Record | None = None
-    mail: ListMail | None = None
+    item: Record | ListMail
 
 
 @dataclass
@@ -81,9 +80,10 @@ class MailingList:
     """The list at work: its settings, its tokens, its mailbox and what it holds."""
 
     settings: Settings
-    tokens: Tokens
     mailbox: Mailbox
     clock: Callable[[], dt.datetime]
+    # Only what mails someone needs them; listing, importing and removing do not.
+    secret_tokens: Tokens | None = None
     latest_issue_url: str = ""
     state: ListState = field(default_factory=ListState)
     _last_ms: int = 0
@@ -92,14 +92,19 @@ class MailingList:
     def open(
         cls,
         settings: Settings,
-        tokens: Tokens,
         mailbox: Mailbox,
         clock: Callable[[], dt.datetime],
+        tokens: Tokens | None = None,
         latest_issue_url: str = "",
     ) -> MailingList:
-        mailing_list = cls(settings, tokens, mailbox, clock, latest_issue_url)
+        mailing_list = cls(settings, mailbox, clock, tokens, latest_issue_url)
         mailing_list.state = load_state(mailbox)
         return mailing_list
+
+    @property
+    def tokens(self) -> Tokens:
+        assert self.secret_tokens is not None, "opened without NEWSLETTER_LIST_SECRET"
+        return self.secret_tokens
 
     # --- time: the real clock, but every record strictly after the one before ------------
 
@@ -230,7 +235,7 @@ class MailingList:
                 )
                 effects.append(self._record_effect(record))
                 outcomes.append(f"{failure.status}: suppressed")
-        return effects, "bounce: " + ("; ".join(outcomes) or "no recipient in the report")
+        return effects, "; ".join(outcomes) or "no recipient in the report"
 
     def _confirmed_recently(self, address: str, key: str) -> bool:
         """RFC-less but list-manager lore: one confirmation per address per day, counted
@@ -241,7 +246,7 @@ class MailingList:
 
     def _record_effect(self, record: Record) -> Effect:
         message = record_message(record, self.settings.list_mailbox)
-        return Effect(record.folder, message, record=record)
+        return Effect(record.folder, message, record)
 
     def _mail_effect(
         self, message: EmailMessage, kind: str, address: str, key: str, ms: int
@@ -249,43 +254,35 @@ class MailingList:
         mail = read_list_mail(message, OUTBOX, 0)
         assert mail is not None and mail.kind == kind and mail.address == address
         assert mail.command == key and int(mail.date.timestamp()) == ms // 1000
-        return Effect(OUTBOX, message, mail=mail)
+        return Effect(OUTBOX, message, mail)
 
     # --- doing it ---------------------------------------------------------------------------
 
     def apply(self, effects: Sequence[Effect], key: str) -> None:
         """APPEND each effect this command has not recorded yet."""
         for effect in effects:
-            if effect.record is not None:
-                record = effect.record
-                if self.state.has_record(key, record.kind, record.address):
-                    continue
+            item = effect.item
+            if not self.state.has(key, item.kind, item.address):
                 self.mailbox.append(effect.folder, effect.message)
-                self.state.records.append(record)
-            elif effect.mail is not None:
-                mail = effect.mail
-                if self.state.has_mail(key, mail.kind, mail.address):
-                    continue
-                self.mailbox.append(effect.folder, effect.message)
-                self.state.mails.append(mail)
+                self.state.add(item)
+
+    def run_command(
+        self, command: Command, key: str, request: Message | None, report: SyncReport
+    ) -> None:
+        effects, outcome = self.plan(command, key, request)
+        self.apply(effects, key)
+        report.note(f"{command.kind}: {outcome}", command.sender)
 
     def sync_inbox(self, report: SyncReport) -> None:
+        """Each mail in INBOX, oldest first: record its effects, then move it out."""
         for stored in self.mailbox.messages("INBOX"):
             command = read_command(stored.message, self.settings.list_mailbox)
-            key = command_key(stored.message)
-            effects, outcome = self.plan(command, key, stored.message)
-            self.apply(effects, key)
+            self.run_command(command, command_key(stored.message), stored.message, report)
             target = BOUNCES if command.kind == "bounce" else PROCESSED
             self.mailbox.move(stored.uid, "INBOX", target)
-            report.note(f"{command.kind}: {outcome}", command.sender)
 
     def record(self, record: Record) -> None:
         self.apply([self._record_effect(record)], record.command)
-
-    def run_owner_command(self, command: Command, key: str, report: SyncReport) -> None:
-        effects, outcome = self.plan(command, key, None)
-        self.apply(effects, key)
-        report.note(outcome, command.sender)
 
     def send_outbox(self, postman: Postman, report: SyncReport) -> None:
         """Send every reply waiting in `outbox`, then move it to `sent`."""

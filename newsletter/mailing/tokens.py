@@ -25,6 +25,7 @@ SECRET_VARIABLE = "NEWSLETTER_LIST_SECRET"
 MIN_SECRET_LENGTH = 16
 MAC_BYTES = 16  # 128 bits: 22 base64 characters
 TOKEN = re.compile(r"(?:[0-9a-f]{1,16}\.)?[A-Za-z0-9_-]{22}")
+_STAMP = re.compile(r"[0-9a-f]{1,16}")
 
 
 class ListError(NewsletterError):
@@ -42,17 +43,18 @@ class Tokens:
     def is_unsubscribe(self, token: str, address: str) -> bool:
         return hmac.compare_digest(token, self.unsubscribe(address))
 
-    def confirm(self, action: str, address: str, issued_ms: int) -> str:
-        stamp = f"{issued_ms:x}"
+    def confirm(self, action: str, address: str, issued: int) -> str:
+        """A token for `action` on `address`, issued at `issued` (ms since the epoch)."""
+        stamp = f"{issued:x}"
         return f"{stamp}.{self._mac(action, address, stamp)}"
 
     def confirmed_action(self, token: str, address: str, actions: tuple[str, ...]) -> str | None:
         """Which of `actions` this confirmation token was issued for, for this address."""
-        stamp, dot, _ = token.partition(".")
-        if not dot or not re.fullmatch(r"[0-9a-f]{1,16}", stamp):
+        issued = issued_ms(token)
+        if issued is None:
             return None
         for action in actions:
-            if hmac.compare_digest(token, self.confirm(action, address, int(stamp, 16))):
+            if hmac.compare_digest(token, self.confirm(action, address, issued)):
                 return action
         return None
 
@@ -63,8 +65,9 @@ class Tokens:
 
 
 def issued_ms(token: str) -> int | None:
+    """When a confirmation token was issued (its hex prefix), or None for another token."""
     stamp, dot, _ = token.partition(".")
-    return int(stamp, 16) if dot and re.fullmatch(r"[0-9a-f]{1,16}", stamp) else None
+    return int(stamp, 16) if dot and _STAMP.fullmatch(stamp) else None
 
 
 def tokens_from_env(environ: Mapping[str, str]) -> Tokens:
