@@ -28,6 +28,7 @@ from newsletter.config import (
     CONFIG_FILE,
     PLACEHOLDER_SETTINGS,
     SETTING_HELP,
+    Settings,
     load_settings,
     placeholder_warnings,
     settings_from,
@@ -433,18 +434,27 @@ def _print_list_report(report: SyncReport, heading: str) -> None:
         typer.echo(f"  refused (permanent): {address}", err=True)
 
 
+def _run_list_command(
+    heading: str, config: Path | None, action: Callable[[Settings], SyncReport]
+) -> None:
+    """Load the settings, run one list command, print its report; a problem: one line, 1."""
+    try:
+        report = action(load_settings(config))
+    except NewsletterError as error:
+        raise fail(error) from None
+    _print_list_report(report, heading)
+    if report.problem:
+        typer.echo(report.problem, err=True)
+        raise typer.Exit(1)
+
+
 @subscribers_app.command("sync")
 def subscribers_sync(
     seeds: SeedsOption = DEFAULT_SEEDS,
     config: ConfigOption = None,
 ) -> None:
     """Act on every mail in the list's INBOX (subscribe, confirm, unsubscribe, bounces)."""
-    try:
-        settings = load_settings(config)
-        report = list_owner.sync(settings, os.environ, seeds)
-    except NewsletterError as error:
-        raise fail(error) from None
-    _print_list_report(report, "sync")
+    _run_list_command("sync", config, lambda s: list_owner.sync(s, os.environ, seeds))
 
 
 @subscribers_app.command("list")
@@ -474,12 +484,8 @@ def subscribers_add(
     config: ConfigOption = None,
 ) -> None:
     """Send ADDRESS a confirmation mail: they are subscribed once they reply."""
-    try:
-        settings = load_settings(config)
-        report = list_owner.add(settings, os.environ, address, _cadence(weekly))
-    except NewsletterError as error:
-        raise fail(error) from None
-    _print_list_report(report, "add")
+    cadence = _cadence(weekly)
+    _run_list_command("add", config, lambda s: list_owner.add(s, os.environ, address, cadence))
 
 
 @subscribers_app.command("import")
@@ -502,12 +508,10 @@ def subscribers_import(
             err=True,
         )
         raise typer.Exit(1)
-    try:
-        settings = load_settings(config)
-        report = list_owner.import_confirmed(settings, os.environ, file, _cadence(weekly))
-    except NewsletterError as error:
-        raise fail(error) from None
-    _print_list_report(report, "import")
+    cadence = _cadence(weekly)
+    _run_list_command(
+        "import", config, lambda s: list_owner.import_confirmed(s, os.environ, file, cadence)
+    )
 
 
 @subscribers_app.command("remove")
@@ -516,9 +520,4 @@ def subscribers_remove(
     config: ConfigOption = None,
 ) -> None:
     """Unsubscribe ADDRESS at once (no mail is sent to it)."""
-    try:
-        settings = load_settings(config)
-        report = list_owner.remove(settings, os.environ, address)
-    except NewsletterError as error:
-        raise fail(error) from None
-    _print_list_report(report, "remove")
+    _run_list_command("remove", config, lambda s: list_owner.remove(s, os.environ, address))

@@ -14,9 +14,11 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import imap_server
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
+from imapclient import IMAPClient  # type: ignore[import-untyped]
 from site_pages import snapshot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -305,6 +307,39 @@ def test_without_imap_secrets_the_sync_says_so_and_does_not_fail(clone: Path) ->
     env = {name: "" for name in step("subscribers", "sync")["env"]}
     result = ok(run_step("subscribers", "sync", clone, env))
     assert "::notice::no mailing list" in result.stdout
+
+
+def test_the_scheduled_sync_answers_the_mailbox_and_masks_addresses_in_the_log(
+    clone: Path, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received, smtp_port = inbox
+    server = imap_server.start()
+    try:
+        client = IMAPClient(server.host, port=server.port, ssl=False, timeout=10)
+        client.login(server.user, server.password)
+        client.append(
+            "INBOX",
+            b"From: Ada <ada@example.org>\r\nTo: newsletter@example.org\r\n"
+            b"Subject: subscribe\r\nMessage-ID: <1@example.org>\r\n\r\nhello\r\n",
+        )
+        client.logout()
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as on the runner
+        env = {
+            **server.env(),
+            "NEWSLETTER_LIST_SECRET": "a-secret-for-the-workflow-test",
+            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+            "NEWSLETTER_SMTP_PORT": str(smtp_port),
+            "NEWSLETTER_SMTP_USER": "",
+            "NEWSLETTER_SMTP_PASSWORD": "",
+            "NEWSLETTER_SMTP_TLS": "none",
+        }
+        result = ok(run_step("subscribers", "sync", clone, env))
+    finally:
+        imap_server.stop(server)
+    ((recipients, confirmation),) = received.messages
+    assert recipients == ["ada@example.org"] and "confirm" in str(confirmation["Subject"])
+    assert "a***@example.org" in result.stdout
+    assert "ada@example.org" not in result.stdout + result.stderr
 
 
 def test_a_manual_run_publishes_but_mails_nothing(clone: Path) -> None:

@@ -17,7 +17,7 @@ from newsletter.mailing.commands import Cadence, Command
 from newsletter.mailing.mailbox import imap_settings_from_env, open_mailbox
 from newsletter.mailing.records import Record
 from newsletter.mailing.sync import MailingList, Postman, SyncReport, latest_issue_url
-from newsletter.mailing.tokens import Tokens, tokens_from_env
+from newsletter.mailing.tokens import ListError, Tokens, tokens_from_env
 from newsletter.send import checked_addresses, read_recipients, smtp_settings_from_env
 
 Clock = Callable[[], dt.datetime]
@@ -50,10 +50,14 @@ def sync(
     report = SyncReport()
     latest = latest_issue_url(seeds, settings)
     with opened_list(settings, environ, clock, tokens, latest) as mailing_list:
-        mailing_list.send_outbox(postman, report)  # replies a crash left behind
         mailing_list.sync_inbox(report)
-        mailing_list.send_outbox(postman, report)
         mailing_list.tidy()
+        # Last, so an SMTP outage delays only the replies (and any a crash left behind),
+        # never an unsubscribe.
+        try:
+            mailing_list.send_outbox(postman, report)
+        except ListError as error:
+            report.problem = str(error)
     return report
 
 

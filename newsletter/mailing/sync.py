@@ -68,6 +68,7 @@ class SyncReport:
     lines: list[str] = field(default_factory=list)
     sent: int = 0
     refused: list[str] = field(default_factory=list)
+    problem: str = ""  # why the replies could not all be sent (they wait in `outbox`)
 
     def note(self, outcome: str, address: str = "") -> None:
         self.outcomes[outcome] += 1
