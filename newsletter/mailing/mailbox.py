@@ -89,12 +89,12 @@ class Mailbox:
         small, and nothing is marked as read)."""
         fields = " ".join(STATE_HEADERS).upper()
         item = f"BODY.PEEK[HEADER.FIELDS ({fields})]"
-        return list(self._fetch(name, item, f"BODY[HEADER.FIELDS ({fields})]"))
+        return list(self._fetch(name, item))
 
     def messages(self, name: str) -> Iterator[Stored]:
         """Whole messages, oldest first (by UID), fetched a batch at a time: an INBOX full of
         large mail never has to fit in memory at once."""
-        return self._fetch(name, "BODY.PEEK[]", "BODY[]", batch=FETCH_BATCH)
+        return self._fetch(name, "BODY.PEEK[]", batch=FETCH_BATCH)
 
     def append(self, name: str, message: Message) -> None:
         self._call(self._client.append, self.folder(name), message.as_bytes(), (b"\\Seen",))
@@ -118,7 +118,7 @@ class Mailbox:
         else:
             self._call(self._client.expunge)
 
-    def _fetch(self, name: str, item: str, key: str, batch: int = 0) -> Iterator[Stored]:
+    def _fetch(self, name: str, item: str, batch: int = 0) -> Iterator[Stored]:
         self._select(name)
         uids = sorted(self._call(self._client.search, ["ALL"]))
         size = batch or len(uids) or 1
@@ -126,7 +126,7 @@ class Mailbox:
             self._select(name)  # the caller may have worked in another folder meanwhile
             found = self._call(self._client.fetch, uids[start : start + size], [item])
             for uid in sorted(found):
-                raw = found[uid].get(key.encode("ascii"), b"") or b""
+                raw = _body(found[uid])
                 message = message_from_bytes(raw, policy=default_policy)
                 assert isinstance(message, EmailMessage)
                 yield Stored(int(uid), message)
@@ -152,6 +152,15 @@ class Mailbox:
             return operation(*args)
         except (IMAPClientError, OSError) as error:
             raise ListError(f"the mailbox refused an operation: {error}") from None
+
+
+def _body(fetched: Mapping[bytes, Any]) -> bytes:
+    """The BODY[…] item of a FETCH response. Servers echo the section as they like (field
+    names in another case or order), so it is found by its prefix, not spelled out."""
+    for key, value in fetched.items():
+        if key.upper().startswith(b"BODY[") and isinstance(value, bytes):
+            return value
+    return b""
 
 
 @contextmanager
