@@ -569,6 +569,15 @@ def settings_toml(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def test_a_machine_whose_clock_runs_behind_still_changes_the_list(
+    world: World, tmp_path: Path
+) -> None:
+    subscribe(world, ADA)
+    world.clock.advance(hours=-3)  # e.g. the owner's laptop, three hours slow
+    assert owner.remove(world.settings, world.env, ADA, world.clock).outcomes == {"removed": 1}
+    assert world.subscribers() == []
+
+
 # --- the owner's commands and settings ---------------------------------------------------
 
 

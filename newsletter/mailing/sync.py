@@ -100,6 +100,10 @@ class MailingList:
     ) -> MailingList:
         mailing_list = cls(settings, mailbox, clock, tokens, latest_issue_url)
         mailing_list.state = load_state(mailbox)
+        # A machine whose clock runs behind must still record after every existing record,
+        # or the newest-record-wins rule would undo its change.
+        recorded = (record.recorded_ms for record in mailing_list.state.records)
+        mailing_list._last_ms = max(recorded, default=0)
         return mailing_list
 
     @property
@@ -107,7 +111,7 @@ class MailingList:
         assert self.secret_tokens is not None, "opened without NEWSLETTER_LIST_SECRET"
         return self.secret_tokens
 
-    # --- time: the real clock, but every record strictly after the one before ------------
+    # --- time: the real clock, but every record strictly after the ones before ----------
 
     def now_ms(self) -> int:
         ms = max(int(self.clock().timestamp() * 1000), self._last_ms + 1)
