@@ -36,6 +36,7 @@ from newsletter.mailing.records import (
     UNSUBSCRIBED,
     ListMail,
     ListState,
+    MailKind,
     Record,
     command_key,
     read_list_mail,
@@ -222,10 +223,9 @@ class MailingList:
         effects, outcomes = [], []
         for failure in command.failures:
             current = self.state.current(failure.address, excluding_command=key)
-            subscribed = current is not None and current.kind == "subscriber"
             if not failure.permanent:
                 outcomes.append(f"{failure.status or failure.action}: temporary, kept")
-            elif not subscribed or current is None:
+            elif current is None or current.kind != "subscriber":
                 outcomes.append(f"{failure.status}: not a subscriber")
             elif not any(
                 self.tokens.is_unsubscribe(token, failure.address)
@@ -254,12 +254,9 @@ class MailingList:
         return Effect(record.folder, message, record)
 
     def _mail_effect(
-        self, message: EmailMessage, kind: str, address: str, key: str, ms: int
+        self, message: EmailMessage, kind: MailKind, address: str, key: str, ms: int
     ) -> Effect:
-        mail = read_list_mail(message, OUTBOX, 0)
-        assert mail is not None and mail.kind == kind and mail.address == address
-        assert mail.command == key and int(mail.date.timestamp()) == ms // 1000
-        return Effect(OUTBOX, message, mail)
+        return Effect(OUTBOX, message, ListMail(kind, address, _time(ms), key))
 
     # --- doing it ---------------------------------------------------------------------------
 
