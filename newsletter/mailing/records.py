@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, parsedate_to_datetime
@@ -74,23 +75,26 @@ class ListMail:
 
 @dataclass
 class ListState:
+    """Every record and reply the list holds; changed through `add` only."""
+
     records: list[Record] = field(default_factory=list)
     mails: list[ListMail] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Each address's records, so a list of thousands is read in one pass, not squared.
+        self._by_address: dict[str, list[Record]] = {}
+        for record in self.records:
+            self._by_address.setdefault(record.address, []).append(record)
 
     def current(self, address: str, excluding_command: str = "") -> Record | None:
         """The address's newest record, leaving out those of one command (a command is
         always planned against the state before it)."""
-        candidates = [
-            r for r in self.records if r.address == address and r.command != excluding_command
-        ]
-        # ties: unsubscribed sorts last, so it wins
-        return max(
-            candidates, key=lambda r: (r.recorded_ms, r.kind == "unsubscribed"), default=None
-        )
+        records = self._by_address.get(address, [])
+        return _newest(r for r in records if r.command != excluding_command)
 
     def subscribers(self, cadence: Cadence | None = None) -> list[Record]:
         """Everyone whose newest record is a subscription, sorted by address."""
-        current = (self.current(address) for address in sorted({r.address for r in self.records}))
+        current = (_newest(self._by_address[address]) for address in sorted(self._by_address))
         return [
             r
             for r in current
@@ -99,7 +103,7 @@ class ListState:
 
     def superseded(self) -> list[Record]:
         """Records that no longer count: an older record of an address that has a newer one."""
-        current = {id(self.current(r.address)) for r in self.records}
+        current = {id(_newest(records)) for records in self._by_address.values()}
         return [r for r in self.records if id(r) not in current]
 
     def confirmations_since(
@@ -122,8 +126,14 @@ class ListState:
     def add(self, item: Record | ListMail) -> None:
         if isinstance(item, Record):
             self.records.append(item)
+            self._by_address.setdefault(item.address, []).append(item)
         else:
             self.mails.append(item)
+
+
+def _newest(records: Iterable[Record]) -> Record | None:
+    # On a tie the unsubscribed record wins: never mail someone who may have left.
+    return max(records, key=lambda r: (r.recorded_ms, r.kind == "unsubscribed"), default=None)
 
 
 def record_message(record: Record, list_address: str) -> EmailMessage:

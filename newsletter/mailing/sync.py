@@ -318,12 +318,12 @@ def load_state(mailbox: Mailbox) -> ListState:
         for stored in mailbox.headers(folder):
             record = read_record(stored.message, stored.uid)
             if record is not None:
-                state.records.append(record)
+                state.add(record)
     for folder in (OUTBOX, SENT):
         for stored in mailbox.headers(folder):
             mail = read_list_mail(stored.message, folder, stored.uid)
             if mail is not None:
-                state.mails.append(mail)
+                state.add(mail)
     return state
 
 
