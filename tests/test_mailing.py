@@ -522,6 +522,36 @@ def test_weekly_subscribers_get_the_weekly_edition_and_can_switch(world: World) 
     assert len(world.folder("subscribers")) == 2  # the weekly record was replaced
 
 
+def test_a_crash_before_the_old_record_is_deleted_changes_nothing_a_reader_sees(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subscribe(world, ADA, "subscribe weekly")
+    world.clock.advance(days=2)
+    world.write(ADA, "subscribe")
+    world.sync()
+    world.reply(ADA, world.outbox.to(ADA)[-1])
+    with monkeypatch.context() as patch:
+        crash_on(patch, "delete", 1)  # the daily record written, the weekly one still there
+        with pytest.raises(Crash):
+            world.sync()
+    assert world.subscribers() == [(ADA, "daily")]  # the newest record counts
+    assert len(world.folder("subscribers")) == 2
+    world.sync()
+    assert len(world.folder("subscribers")) == 1
+
+
+def test_send_to_subscribers_needs_the_list_secret(world: World, tmp_path: Path) -> None:
+    site = built_site(world, tmp_path)
+    result = send_cli(
+        world, tmp_path, DATE, "--subscribers", "--output", str(site), NEWSLETTER_LIST_SECRET=""
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "NEWSLETTER_LIST_SECRET is not set: the list's secret for its tokens "
+        "(at least 16 random characters, e.g. `openssl rand -hex 32`)"
+    )
+
+
 def test_send_reaches_the_subscribers_of_the_issue_s_cadence(world: World, tmp_path: Path) -> None:
     subscribe(world, ADA, "subscribe weekly")
     subscribe(world, GRACE)
