@@ -173,9 +173,9 @@ class _CachedRender:
         for chunk in feeds.archive_chunks(digests, self.settings.feed_entries):
             key = hash_parts(
                 self.context,
-                f"archive page {chunk.number} full={chunk.full}",
+                f"archive page {chunk.number} next={chunk.has_next}",
                 *(self.source_key[digest.date] for digest in chunk.digests),
-                *(updated[digest.date].isoformat() for digest in chunk.dated_by),
+                *(updated[digest.date].isoformat() for digest in chunk.digests),
             )
             listing = self.cache.load(key)
             if not self._usable_files(listing):

@@ -18,10 +18,13 @@ from functools import cache
 from typing import Any, ClassVar
 
 from newsletter.config import Settings
+from newsletter.headers import folded_header
 from newsletter.model import Digest, Paper
+from newsletter.plaintext import wrap_text
 from newsletter.templating import environment, weekday
 
 AUTHORS_SHOWN = 5
+_RIGHT_TO_LEFT = {"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"}
 PREHEADER_PAPERS = 3
 SUBJECT_PREFIX = "[Daily Papers]"
 THUMBNAIL_WIDTH = 560
@@ -66,7 +69,13 @@ def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
         "unsubscribe_url": settings.unsubscribe_url,
         "unsubscribe_mailto": unsubscribe_mailbox(settings),
         "thumbnail_width": THUMBNAIL_WIDTH,
+        "text_direction": text_direction(settings.language),
     }
+
+
+def text_direction(language: str) -> str:
+    """ "rtl" for a language written right to left (its primary subtag), else "ltr"."""
+    return "rtl" if language.split("-")[0].lower() in _RIGHT_TO_LEFT else "ltr"
 
 
 def render_html(context: dict[str, Any], settings: Settings) -> str:
@@ -74,7 +83,7 @@ def render_html(context: dict[str, Any], settings: Settings) -> str:
 
 
 def render_text(context: dict[str, Any], settings: Settings) -> str:
-    return environment(settings).get_template("email/email.txt").render(context)
+    return wrap_text(environment(settings).get_template("email/email.txt").render(context))
 
 
 def inline_css(html: str, base_url: str, inliner: str = "premailer") -> str:
@@ -179,7 +188,8 @@ def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> E
     """The issue as one `multipart/alternative` message, plain text first (RFC 2046 §5.1.4:
     the last part is the preferred one)."""
     message = EmailMessage(policy=default_policy)
-    message["Subject"] = subject(digest)  # RFC 2047 encoded words, added by the policy
+    # Stored as written: the policy's own folding could lose spaces between encoded words.
+    message.set_raw("Subject", folded_header("Subject", subject(digest)))
     message["From"] = settings.email_from
     message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
     message["Date"] = format_datetime(settings.published_time(digest.date))

@@ -12,11 +12,11 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from newsletter.config import Settings
+from newsletter.config import ICON_PATH, Settings
 from newsletter.mailing.letters import subscribe_mailto
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
-from newsletter.templating import environment
+from newsletter.templating import environment, template_bytes
 
 TOP_PAPERS_ON_INDEX = 3
 DESCRIPTION_LIMIT = 200  # Open Graph descriptions are cut by most previews near here
@@ -77,6 +77,9 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
             subscribe_weekly_mailto=subscribe_mailto(settings.list_mailbox, "weekly"),
         ),
         "style.css": _render("site/style.css", settings),
+        # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
+        ICON_PATH: template_bytes(settings, "site/icon.png"),
+        "favicon.ico": template_bytes(settings, "site/favicon.ico"),
     }
 
 
