@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.config import ICON_PATH, Settings
+from newsletter.mailing.letters import subscribe_mailto
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment, template_bytes
@@ -130,6 +131,14 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
         ),
         # GitHub Pages serves this page at any missing path: relative links would break.
         "404.html": _render("site/404.html", settings, root=settings.url(), canonical_url=""),
+        "subscribe/index.html": _render(
+            "site/subscribe.html",
+            settings,
+            root="../",
+            canonical_url=settings.url("subscribe/"),
+            list_address=settings.list_mailbox,
+            subscribe_weekly_mailto=subscribe_mailto(settings.list_mailbox, "weekly"),
+        ),
         "style.css": _render("site/style.css", settings),
         # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
         ICON_PATH: template_bytes(settings, "site/icon.png"),
@@ -196,5 +205,7 @@ def issue_description(digest: Digest) -> str:
 
 def _render(template: str, settings: Settings, **context: object) -> bytes:
     env = environment(settings)
+    # Every page shows how to get the issues by mail (`newsletter subscribers sync`).
+    context.setdefault("subscribe_mailto", subscribe_mailto(settings.list_mailbox))
     text = env.get_template(template).render(settings=settings, **context)
     return text.encode("utf-8")
