@@ -234,11 +234,14 @@ def recipient_key(address: str) -> str:
 # --- one copy per recipient -----------------------------------------------------------------
 
 
-def personal_unsubscribe_url(url: str, address: str) -> str:
-    """The configured URL with `email=<address>` added to its query string; the endpoint
-    reads it to know who is leaving."""
+def personal_unsubscribe_url(url: str, address: str, token: str = "") -> str:
+    """The configured URL with `address=<address>` (and the recipient's unsubscribe token,
+    when the list has a secret) added to its query string: the endpoint reads who is leaving
+    and can check the token. Not `email=`: SpamAssassin scores a link carrying the
+    recipient's address under that name (GB_CUSTOM_HTM_URI)."""
     separator = "&" if "?" in url else "?"
-    return f"{url}{separator}email={quote(address, safe='@')}"
+    personal = f"{url}{separator}address={quote(address, safe='@')}"
+    return f"{personal}&token={quote(token)}" if token else personal
 
 
 def recipient_message_id(issue_message_id: str, address: str) -> str:
@@ -263,7 +266,7 @@ def personal_copy(issue: EmailMessage, address: str, unsubscribe_token: str = ""
     found = _HTTPS_TARGET.search(unsubscribe)
     if found:
         url = found[1]
-        personal = personal_unsubscribe_url(url, address)
+        personal = personal_unsubscribe_url(url, address, unsubscribe_token)
         del copy["List-Unsubscribe"]
         copy["List-Unsubscribe"] = unsubscribe.replace(f"<{url}>", f"<{personal}>")
         _replace_in_bodies(copy, url, personal)

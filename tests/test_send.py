@@ -121,7 +121,7 @@ def test_each_recipient_gets_one_personal_copy_over_one_connection(
         assert message["To"] == address
         assert message["Subject"] == issue["Subject"]
         ids.add(message["Message-ID"])
-        personal = f"https://papers.example.org/unsubscribe?email={address}"
+        personal = f"https://papers.example.org/unsubscribe?address={address}"
         assert f"<{personal}>" in message["List-Unsubscribe"]
         text_part, html_part = message.iter_parts()
         assert personal in text_part.get_content()
