@@ -134,6 +134,7 @@ def build(
     cache_dir: Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    with_search: bool = True,
 ) -> BuildReport:
     """Build the site into `output_dir` and the email editions into `outbox_dir` (default:
     `outbox/` beside the output folder)."""
@@ -142,10 +143,10 @@ def build(
     folders = (output_dir, outbox_dir or default_outbox(output_dir))
     _check_apart(*folders)
     distrusted: set[str] = set()
-    for _attempt in range(3):
+    for _attempt in range(5):
         try:
             rendered, issues = _build(
-                seeds_dir, folders, settings, cache_root, workers, progress, distrusted
+                seeds_dir, folders, settings, cache_root, workers, progress, distrusted, with_search
             )
             break
         except _DamagedCache as damage:
@@ -174,6 +175,7 @@ def _build(
     workers: int | None,
     progress: Progress | None,
     distrusted: set[str],
+    with_search: bool,
 ) -> tuple[int, int]:
     """(issues rendered, issues in all)"""
     cache = BuildCache(cache_root, distrusted)
@@ -191,6 +193,9 @@ def _build(
     rendered = render.issues(parsed, workers, progress)
     render.site_pages(digests)
     render.feeds(digests, updated)
+    render.paper_feed(parsed, updated)
+    if with_search:
+        render.search_indexes(digests, cache_root / "search")
     plans = [
         output.plan(folder, wanted, _manifest_path(cache_root, folder))
         for folder, wanted in zip(
@@ -322,9 +327,9 @@ class _Render:
         for chunk in feeds.archive_chunks(digests, self.settings.feed_entries):
             key = hash_parts(
                 self.context,
-                f"archive page {chunk.number} full={chunk.full}",
+                f"archive page {chunk.number} next={chunk.has_next}",
                 *(self.source_key[digest.date] for digest in chunk.digests),
-                *(updated[digest.date].isoformat() for digest in chunk.dated_by),
+                *(updated[digest.date].isoformat() for digest in chunk.digests),
             )
 
             def page(chunk: feeds.ArchiveChunk = chunk) -> Files:
@@ -332,6 +337,57 @@ class _Render:
 
             files.update(self.cached_files(key, page))
         return files
+
+    def paper_feed(self, parsed: Sequence[_Parsed], updated: Mapping[dt.date, dt.datetime]) -> None:
+        """papers.xml: every paper of the newest issues, from their full digests."""
+        from newsletter import feeds
+
+        newest = parsed[-feeds.PAPER_FEED_ISSUES :]
+        key = hash_parts(
+            self.context,
+            "paper feed",
+            *(self.source_key[item.outline.date] for item in newest),
+            *(updated[item.outline.date].isoformat() for item in newest),
+        )
+
+        def render() -> Files:
+            full = [_full_digest(self.cache, p.digest, p.outline.source_path) for p in newest]
+            return feeds.paper_feed_files(full, self.settings, updated)
+
+        self.outputs.site.update(self.cached_files(key, render))
+
+    def search_indexes(self, digests: Sequence[Digest], search_cache: Path) -> None:
+        """The Pagefind indexes of the issue pages, added to the site's files (search.py)."""
+        from newsletter import search, site
+
+        pages = self.outputs.site
+
+        def page_sha(path: str) -> str:
+            return output.blob_of(pages[path])[0]
+
+        def page_bytes(path: str) -> bytes:
+            content = pages[path]
+            if isinstance(content, bytes):
+                return content
+            found = self.cache.read_blob(content)
+            if found is None:  # a miss after all: build again rendering this page
+                Path(self.cache.blob_path(content[0])).unlink(missing_ok=True)
+                raise _DamagedCache({content[0]})
+            return found
+
+        groups = site.search_groups(digests)
+        # The pages Pagefind will read must be intact: find every damaged one at once.
+        needed = [p for g in search.stale_groups(groups, page_sha, search_cache) for p in g.pages]
+        damaged = {
+            content[0]
+            for content in (pages[path] for path in needed)
+            if not isinstance(content, bytes) and self.cache.read_blob(content) is None
+        }
+        if damaged:
+            for sha in damaged:
+                Path(self.cache.blob_path(sha)).unlink(missing_ok=True)
+            raise _DamagedCache(damaged)
+        pages.update(search.index_files(groups, page_sha, page_bytes, search_cache))
 
     def cached_files(
         self, key: str, render: Callable[[], Mapping[str, output.Content]]

@@ -9,14 +9,19 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.characters import unwritable_characters
 from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
 CSS_INLINERS = ("premailer", "css-inline")
+ICON_PATH = "icon.png"  # the site's mark, 144×144: the most RSS 2.0 allows for <image>
+_NOON = dt.time(12, 0)
+_CLOCK_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 # RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
 _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
@@ -39,6 +44,7 @@ class Settings:
     author_email: str = ""
     language: str = "ko"
     timezone: str = "Asia/Seoul"
+    publish_time: str = ""  # "HH:MM" in `timezone` that issues are dated; empty: 12:00 UTC
     feed_entries: int = 30
     # RFC 4151 tagging entity ("name,date") for feed and entry ids. Deliberately not the
     # base_url's host: ids must survive the site moving. Set it once, never change it.
@@ -46,6 +52,10 @@ class Settings:
     email_from: str = "Daily Papers <newsletter@example.org>"
     unsubscribe_url: str = ""  # RFC 8058 one-click endpoint (HTTPS, accepts POST)
     unsubscribe_mailto: str = ""
+    # The mailing list: where people write to subscribe (default: email_from's address),
+    # and the IMAP folder under which the list keeps its state.
+    list_address: str = ""
+    list_folder: str = "Newsletter"
     icon: str = ""
     logo: str = ""
     templates_dir: str = ""  # the user's own templates, searched before the built-in ones
@@ -59,13 +69,33 @@ class Settings:
     def issue_url(self, slug: str) -> str:
         return self.url(f"issues/{slug}/")
 
+    def icon_url(self) -> str:
+        """The feeds' icon and the site's favicon: the `icon` setting, else the site's mark."""
+        return self.icon or self.url(ICON_PATH)
+
+    def logo_url(self) -> str:
+        """The feeds' logo (RSS <image>, JSON Feed icon): `logo`, else the site's mark."""
+        return self.logo or self.url(ICON_PATH)
+
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
     def published_time(self, date: dt.date) -> dt.datetime:
-        """When an issue is published: midnight of its day in the configured zone, never now."""
-        return dt.datetime.combine(date, dt.time(0, 0), tzinfo=self.zone)
+        """When an issue is published, shown in the configured zone; never now.
+
+        `publish_time` on its day when set; else 12:00 UTC of that day, which is still that
+        day from UTC−11 to UTC+11, so feed readers in UTC, Seoul or California all show the
+        digest's own date (midnight in Seoul was the day before in UTC)."""
+        if self.publish_time:
+            moment = dt.time.fromisoformat(self.publish_time)
+            return dt.datetime.combine(date, moment, tzinfo=self.zone)
+        return dt.datetime.combine(date, _NOON, tzinfo=dt.UTC).astimezone(self.zone)
+
+    @property
+    def list_mailbox(self) -> str:
+        """The list's address: `list_address`, or else the address in `email_from`."""
+        return (self.list_address or parseaddr(self.email_from)[1]).strip().lower()
 
     def fingerprint(self) -> str:
         """Settings as a stable string, for cache keys."""
@@ -83,16 +113,29 @@ SETTING_HELP: dict[str, str] = {
     "author_email": "The feeds' author's e-mail address, shown in the feeds; '' for none.",
     "language": "Language tag of the digests (RFC 5646), e.g. 'ko'.",
     "timezone": "Time zone whose days the digests' dates are (an IANA name).",
-    "feed_entries": "Newest issues in feed.xml, rss.xml and feed.json; older ones stay archived.",
+    "publish_time": (
+        "'HH:MM' in timezone that feeds and mail date each issue; '' for 12:00 UTC, "
+        "the digest's own date for readers from UTC-11 to UTC+11."
+    ),
+    "feed_entries": (
+        "Issues per RFC 5005 archive page; feed.xml, rss.xml and feed.json hold the newest "
+        "feed_entries to 2 x feed_entries - 1."
+    ),
     "feed_id_authority": (
         "RFC 4151 tag authority of every feed id: a domain you own, a comma, a year. "
         "Set it once, never change it (readers would show every issue again)."
     ),
     "email_from": "Sender of the email issues: an address your SMTP server lets you send from.",
     "unsubscribe_url": "RFC 8058 one-click unsubscribe URL (https, takes a POST); '' for none.",
-    "unsubscribe_mailto": "An address readers can mail to unsubscribe; '' for none.",
-    "icon": "Absolute URL of a small square icon for the feeds; '' for none.",
-    "logo": "Absolute URL of a wide logo for the feeds; '' for none.",
+    "unsubscribe_mailto": (
+        "Where readers mail to unsubscribe; '' for the list address (subscribers sync acts on it)."
+    ),
+    "list_address": (
+        "The mailing list's address, where readers write to subscribe; '' for email_from's."
+    ),
+    "list_folder": "IMAP folder of the list's mailbox under which it keeps its state.",
+    "icon": "Absolute URL of a small square icon for the feeds and pages; '' for the site's mark.",
+    "logo": "Absolute URL of a logo (GIF, JPEG or PNG) for the feeds; '' for the site's mark.",
     "templates_dir": "A folder of your own templates, searched before the built-in ones.",
     "send_rate": "Messages sent per second at most.",
     "css_inliner": "'css-inline' (Rust), or 'premailer': about 10x slower, last released 2021.",
@@ -188,6 +231,17 @@ def _validate(settings: Settings) -> list[str]:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
+    for setting in fields(settings):
+        value = getattr(settings, setting.name)
+        for index, character in unwritable_characters(value if isinstance(value, str) else ""):
+            problems.append(
+                f"setting '{setting.name}' holds {character} at character {index + 1}; delete it"
+            )
+    if settings.publish_time and not _CLOCK_TIME.fullmatch(settings.publish_time):
+        problems.append(
+            "setting 'publish_time' must be a 24-hour time HH:MM like '07:00', "
+            f"found {settings.publish_time!r}"
+        )
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
     if not _TAGGING_ENTITY.fullmatch(settings.feed_id_authority):
@@ -210,6 +264,16 @@ def _validate(settings: Settings) -> list[str]:
     if "@" not in settings.email_from:
         problems.append(
             f"setting 'email_from' must contain an e-mail address, found {settings.email_from!r}"
+        )
+    if settings.list_address and "@" not in settings.list_address:
+        problems.append(
+            f"setting 'list_address' must be an e-mail address, found {settings.list_address!r}"
+        )
+    folder = settings.list_folder
+    if not folder.strip() or folder != folder.strip(" /.") or folder.upper() == "INBOX":
+        problems.append(
+            "setting 'list_folder' must be an IMAP folder name such as 'Newsletter' "
+            f"(not INBOX, no leading or trailing '/' or '.'), found {folder!r}"
         )
     return problems
 

@@ -1,8 +1,10 @@
-"""Atom 1.0 with RFC 5005 archive pages, RSS 2.0 and JSON Feed 1.1 from the model.
+"""Atom 1.0 with RFC 5005 archive pages, RSS 2.0 and JSON Feed 1.1 from the model, and a
+per-paper Atom feed (`papers.xml`: one entry per paper of the newest issues).
 
-Each digest becomes one `IssueEntry`, built once; feedgen serialises the entries to Atom and
-RSS, `json` to JSON Feed. Everything here is pure: output depends only on the arguments and
-the templates (no clock: feedgen's `now()` defaults are always overridden).
+Each digest (and each paper of papers.xml) becomes one `IssueEntry`, built once; feedgen
+serialises the entries to Atom and RSS, `json` to JSON Feed. Everything here is pure: output
+depends only on the arguments and the templates (no clock: feedgen's `now()` defaults are
+always overridden).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -20,13 +23,15 @@ from feedgen.util import xml_elem
 
 from newsletter import __version__
 from newsletter.config import Settings
-from newsletter.markup import escape
-from newsletter.model import Digest
+from newsletter.markup import escape, inline_text
+from newsletter.model import Digest, Paper
 from newsletter.templating import environment
 
 FEED_PATH = "feed.xml"
 RSS_PATH = "rss.xml"
 JSON_FEED_PATH = "feed.json"
+PAPERS_PATH = "papers.xml"
+PAPER_FEED_ISSUES = 7  # papers.xml holds every paper of the newest week of issues
 ARCHIVE_FOLDER = "feeds/archive"
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
@@ -34,6 +39,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 HISTORY_NAMESPACE = "http://purl.org/syndication/history/1.0"  # RFC 5005 §5
 GENERATOR = "daily-papers-newsletter"
 DAILY_PAPERS_CATEGORY = ("daily-papers", "Daily Papers")
+MARK_SIZE = 144  # pixels, templates/site/icon.png
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,12 @@ class IssueEntry:
 
 @dataclass(frozen=True)
 class ArchivePage:
-    """One RFC 5005 archive document: `entries` newest first. A full page is final: its
-    entries and links (including `next-archive`) never change as digests arrive."""
+    """One RFC 5005 archive document: `entries` newest first, never changing once published;
+    `has_next` once the archive page after it exists."""
 
     number: int
     entries: tuple[IssueEntry, ...]
-    full: bool
+    has_next: bool
     updated: dt.datetime
 
 
@@ -81,13 +87,11 @@ ContentSource = Callable[[Digest], str]
 
 @dataclass(frozen=True)
 class ArchiveChunk:
-    """The digests of one RFC 5005 archive page, oldest first, before rendering. An empty
-    page (the archive ends on a page boundary) is dated by the page before it."""
+    """The digests of one full RFC 5005 archive page, oldest first, before rendering."""
 
     number: int
     digests: tuple[Digest, ...]
-    full: bool
-    dated_by: tuple[Digest, ...]
+    has_next: bool
 
 
 def feed_files(
@@ -112,14 +116,15 @@ def current_feed_files(
     updated: Mapping[dt.date, dt.datetime],
     content: ContentSource | None = None,
 ) -> dict[str, bytes]:
-    """feed.xml, rss.xml and feed.json: the newest `feed_entries` digests only."""
+    """feed.xml, rss.xml and feed.json: every digest no archive page holds, newest first."""
     if not digests:
         return {}  # no entry, so no `updated` a rebuild could reproduce
-    latest = digests[-settings.feed_entries :]
+    archive = archive_chunks(digests, settings.feed_entries)
+    latest = digests[len(archive) * settings.feed_entries :]
     current = tuple(
         issue_entry(d, settings, updated.get(d.date), content) for d in reversed(latest)
     )
-    newest_archive = len(archive_chunks(digests, settings.feed_entries)) or None
+    newest_archive = len(archive) or None
     return {
         FEED_PATH: subscription_atom(current, newest_archive, settings),
         RSS_PATH: rss_feed(current, settings),
@@ -128,18 +133,23 @@ def current_feed_files(
 
 
 def archive_chunks(digests: Sequence[Digest], page_size: int) -> list[ArchiveChunk]:
-    """Digests older than the subscription feed's newest `page_size`, in pages of
-    `page_size` counted from the oldest, so a full page never changes again.
+    """Full pages of `page_size` digests, counted from the oldest, leaving the subscription
+    document between `page_size` and 2 × `page_size` − 1 of the newest.
 
-    A full page links `next-archive` to the page after it, so that page always exists,
-    even when it has no entry yet (the archive then ends on an exact page boundary)."""
-    archived = tuple(digests[: max(0, len(digests) - page_size)])
-    chunks: list[ArchiveChunk] = []
-    for index in range(len(archived) // page_size + 1 if archived else 0):
-        chunk = archived[index * page_size : (index + 1) * page_size]
-        dated_by = chunk or chunks[-1].digests
-        chunks.append(ArchiveChunk(index + 1, chunk, len(chunk) == page_size, dated_by))
-    return chunks
+    RFC 5005 §4: the set of entries of an archive document SHOULD NOT change, so only full
+    pages are archived and a new issue only ever changes the subscription document. A page
+    links `next-archive` once the page after it exists (§4: SHOULD, unless there is none):
+    that one link is added to the newest archive page when the next is cut; its entries,
+    which clients may keep for good, never change."""
+    pages = max(0, len(digests) - page_size) // page_size
+    return [
+        ArchiveChunk(
+            number,
+            tuple(digests[(number - 1) * page_size : number * page_size]),
+            has_next=number < pages,
+        )
+        for number in range(1, pages + 1)
+    ]
 
 
 def archive_page_files(
@@ -150,8 +160,8 @@ def archive_page_files(
 ) -> dict[str, bytes]:
     """One archive document: depends only on its chunk, their times and the settings."""
     entries = [issue_entry(d, settings, updated.get(d.date), content) for d in chunk.digests]
-    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.dated_by)
-    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.full, page_updated)
+    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.digests)
+    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.has_next, page_updated)
     return {archive_path(page.number): archive_page_atom(page, settings)}
 
 
@@ -207,6 +217,59 @@ def issue_content_html(digest: Digest, settings: Settings) -> str:
     return template.render(digest=digest, issue_url=settings.issue_url(digest.slug))
 
 
+def paper_feed_files(
+    digests: Sequence[Digest], settings: Settings, updated: Mapping[dt.date, dt.datetime]
+) -> dict[str, bytes]:
+    """papers.xml: one entry per paper of `digests` (full digests, oldest first; the build
+    passes the newest `PAPER_FEED_ISSUES`), newest issue first, file order within one."""
+    if not digests:
+        return {}
+    entries = [
+        paper_entry(paper, digest, settings, updated.get(digest.date))
+        for digest in reversed(digests)
+        for paper in digest.papers
+    ]
+    links = [
+        Link(settings.url(PAPERS_PATH), "self", ATOM_TYPE),
+        Link(settings.url(), "alternate", "text/html"),
+    ]
+    generator = _feed_generator(entries, settings, links, _newest_update(entries))
+    generator.id(f"tag:{settings.feed_id_authority}:papers")  # not feed.xml's id
+    generator.title(f"{settings.title} · 논문별")
+    return {PAPERS_PATH: bytes(generator.atom_str(pretty=True))}
+
+
+def paper_entry(
+    paper: Paper, digest: Digest, settings: Settings, updated: dt.datetime | None
+) -> IssueEntry:
+    """One paper as a feed entry: its link is the paper, its content the issue's summary."""
+    issue_url = settings.issue_url(digest.slug)
+    template = environment(settings).get_template("feed/paper.html")
+    summary = inline_text(paper.bullets[0]) if paper.bullets else paper.title
+    return IssueEntry(
+        id=paper_entry_id(paper, digest, settings),
+        title=paper.title,
+        link=paper.link,
+        published=settings.published_time(digest.date),
+        updated=_entry_time(digest, settings, updated),
+        content_html=template.render(paper=paper, digest=digest, issue_url=issue_url),
+        summary=summary,
+        categories=(
+            Category(*DAILY_PAPERS_CATEGORY),
+            Category(f"{digest.date:%Y-%m}", f"{digest.date.year}년 {digest.date.month}월"),
+        ),
+        thumbnail_url=paper.thumbnail_url,
+    )
+
+
+def paper_entry_id(paper: Paper, digest: Digest, settings: Settings) -> str:
+    """RFC 4151 tag URI of the issue date and the paper's URL: stable forever, and distinct
+    when a paper returns in a later issue. The URL is percent-encoded where a tag's
+    specific part (RFC 4151 §2.1: pchar, "/", "?") does not allow a character."""
+    url = quote(paper.link, safe="/?:@!$&'()*+,;=-._~")
+    return f"tag:{settings.feed_id_authority}:paper/{digest.date.isoformat()}/{url}"
+
+
 def archive_path(number: int) -> str:
     return f"{ARCHIVE_FOLDER}/{number:04d}.xml"
 
@@ -221,7 +284,7 @@ def archive_page_atom(page: ArchivePage, settings: Settings) -> bytes:
     ]
     if page.number > 1:
         links.append(Link(settings.url(archive_path(page.number - 1)), "prev-archive", ATOM_TYPE))
-    if page.full:
+    if page.has_next:
         links.append(Link(settings.url(archive_path(page.number + 1)), "next-archive", ATOM_TYPE))
     generator = _feed_generator(page.entries, settings, links, page.updated)
     # RFC 5005 §4: fh:archive marks an archive document, whose entries do not change.
@@ -264,8 +327,9 @@ def json_feed(entries: Sequence[IssueEntry], settings: Settings) -> bytes:
         "language": settings.language,
         "authors": [{"name": settings.author_name}],
     }
-    if settings.icon:
-        document["favicon"] = settings.icon
+    # JSON Feed's icon is the large image (Atom's logo), its favicon the small one.
+    document["icon"] = settings.logo_url()
+    document["favicon"] = settings.icon_url()
     document["items"] = [_json_item(entry) for entry in entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
@@ -295,6 +359,7 @@ def _feed_generator(
 ) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
+    generator.load_extension("dc", atom=False, rss=True)  # Atom has its own <author>
     generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
     generator.id(feed_id(settings))
     generator.title(settings.title)
@@ -306,15 +371,21 @@ def _feed_generator(
         author["email"] = settings.author_email
     generator.author(author)
     generator.generator(GENERATOR, version=__version__)
-    if settings.icon:
-        generator.icon(settings.icon)
+    generator.icon(settings.icon_url())
     if settings.logo:
-        generator.logo(settings.logo)
+        generator.logo(settings.logo)  # also the RSS <image>, size unknown
+    else:  # the site's mark: RSS 2.0 <image> sizes, width at most 144
+        generator.image(settings.logo_url(), width=str(MARK_SIZE), height=str(MARK_SIZE))
     for link in links:
         generator.link(_link_fields(link))
     for entry in entries:
         # feedgen prepends by default; entries arrive newest first and must stay so.
-        _fill_feedgen_entry(generator.add_entry(order="append"), entry)
+        target = generator.add_entry(order="append")
+        _fill_feedgen_entry(target, entry)
+        # Readers (newsboat, rss2email) show an item's own author, not the feed's. RSS 2.0's
+        # <author> must be an e-mail address, so dc:creator names the author in RSS items.
+        target.author({"name": settings.author_name})
+        target.dc.dc_creator(settings.author_name)
     return generator
 
 

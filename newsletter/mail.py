@@ -18,10 +18,12 @@ from functools import cache
 from typing import Any, ClassVar
 
 from newsletter.config import Settings
+from newsletter.headers import folded_header
 from newsletter.model import Digest, Paper
-from newsletter.templating import environment, weekday
+from newsletter.plaintext import wrap_text
+from newsletter.templating import author_line, environment, weekday
 
-AUTHORS_SHOWN = 5
+_RIGHT_TO_LEFT = {"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"}
 PREHEADER_PAPERS = 3
 SUBJECT_PREFIX = "[Daily Papers]"
 THUMBNAIL_WIDTH = 560
@@ -65,9 +67,15 @@ def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
         "issue_url": settings.issue_url(digest.slug),
         "archive_url": settings.url(),
         "unsubscribe_url": settings.unsubscribe_url,
-        "unsubscribe_mailto": settings.unsubscribe_mailto,
+        "unsubscribe_mailto": unsubscribe_mailbox(settings),
         "thumbnail_width": THUMBNAIL_WIDTH,
+        "text_direction": text_direction(settings.language),
     }
+
+
+def text_direction(language: str) -> str:
+    """ "rtl" for a language written right to left (its primary subtag), else "ltr"."""
+    return "rtl" if language.split("-")[0].lower() in _RIGHT_TO_LEFT else "ltr"
 
 
 def render_html(context: dict[str, Any], settings: Settings) -> str:
@@ -75,7 +83,7 @@ def render_html(context: dict[str, Any], settings: Settings) -> str:
 
 
 def render_text(context: dict[str, Any], settings: Settings) -> str:
-    return environment(settings).get_template("email/email.txt").render(context)
+    return wrap_text(environment(settings).get_template("email/email.txt").render(context))
 
 
 def inline_css(html: str, base_url: str, inliner: str = "css-inline") -> str:
@@ -153,16 +161,6 @@ def date_label(date: dt.date) -> str:
     return f"{date.year}년 {date.month}월 {date.day}일 ({weekday(date)})"
 
 
-def author_line(paper: Paper, shown: int = AUTHORS_SHOWN) -> str:
-    """The first authors, then "외 N명" for the rest; "등" when the digest itself cut the
-    list short ("+") and the number left out is unknown."""
-    names = ", ".join(paper.authors[:shown])
-    hidden = len(paper.authors) - shown
-    if hidden > 0:
-        return f"{names} 외 {hidden}명"
-    return f"{names} 등" if paper.authors_truncated else names
-
-
 def paper_card(paper: Paper) -> PaperCard:
     return PaperCard(paper, author_line(paper), thumbnail_height(paper.thumbnail_url))
 
@@ -180,7 +178,8 @@ def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> E
     """The issue as one `multipart/alternative` message, plain text first (RFC 2046 §5.1.4:
     the last part is the preferred one)."""
     message = EmailMessage(policy=default_policy)
-    message["Subject"] = subject(digest)  # RFC 2047 encoded words, added by the policy
+    # Stored as written: the policy's own folding could lose spaces between encoded words.
+    message.set_raw("Subject", folded_header("Subject", subject(digest)))
     message["From"] = settings.email_from
     message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
     message["Date"] = format_datetime(settings.published_time(digest.date))
@@ -223,12 +222,17 @@ def list_id(settings: Settings) -> str:
     return f"{settings.title} <{label}.{sender_domain(settings)}>"
 
 
+def unsubscribe_mailbox(settings: Settings) -> str:
+    """Where an unsubscribe mail goes: `unsubscribe_mailto`, else the list's own address
+    (`newsletter subscribers sync` acts on it)."""
+    return Address(addr_spec=settings.unsubscribe_mailto or settings.list_mailbox).addr_spec
+
+
 def list_unsubscribe(settings: Settings) -> str:
-    """RFC 2369 List-Unsubscribe: the HTTPS endpoint first, then the mailto alternative."""
+    """RFC 2369 List-Unsubscribe: the HTTPS endpoint first, then the mailto alternative.
+    `send` adds each recipient's own token to the mailto's subject."""
     targets = []
     if settings.unsubscribe_url:
         targets.append(f"<{settings.unsubscribe_url}>")
-    if settings.unsubscribe_mailto:
-        mailbox = Address(addr_spec=settings.unsubscribe_mailto).addr_spec
-        targets.append(f"<mailto:{mailbox}?subject=unsubscribe>")
+    targets.append(f"<mailto:{unsubscribe_mailbox(settings)}?subject=unsubscribe>")
     return ", ".join(targets)

@@ -114,7 +114,7 @@ class Plan:
 
 def plan(root: Path, wanted: Mapping[str, Content], manifest: Path) -> Plan:
     """Compare the folder with the wanted files; touches nothing."""
-    blobs = {path: _blob(content) for path, content in wanted.items()}
+    blobs = {path: blob_of(content) for path, content in wanted.items()}
     result = Plan(root, manifest, dict(wanted), blobs)
     recorded, written_at = _read_manifest(manifest)
     files, folders = _scan(root)
@@ -181,7 +181,8 @@ def apply(plan: Plan, read_blob: Callable[[Blob], bytes | None]) -> None:
     write_atomically(plan.manifest, json.dumps(document, separators=(",", ":")).encode())
 
 
-def _blob(content: Content) -> Blob:
+def blob_of(content: Content) -> Blob:
+    """(sha256, size) of content in memory, or the blob it already is."""
     if isinstance(content, bytes):
         return hashlib.sha256(content).hexdigest(), len(content)
     return content

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.config import Settings
+from newsletter.model import Paper
 
 if TYPE_CHECKING:  # jinja2 is imported when a template is first rendered
     import jinja2
 
 _PACKAGE = Path(__file__).resolve().parent
+AUTHORS_SHOWN = 5  # the authors an email, a feed entry or a web page names before "외 N명"
 
 
 def builtin_templates_dir() -> Path:
@@ -26,6 +28,16 @@ def template_folders(user_dir: str) -> list[Path]:
     """Where templates are looked up, in order: the user's folder, then the built-in one."""
     user = [Path(user_dir)] if user_dir else []
     return [*user, builtin_templates_dir()]
+
+
+def template_bytes(settings: Settings, name: str) -> bytes:
+    """A binary file shipped with the templates (an icon), from the user's folder first."""
+    for folder in template_folders(settings.templates_dir):
+        if (folder / name).is_file():
+            return (folder / name).read_bytes()
+    raise FileNotFoundError(
+        f"no {name} in {', '.join(map(str, template_folders(settings.templates_dir)))}"
+    )
 
 
 def environment(settings: Settings) -> jinja2.Environment:
@@ -49,7 +61,9 @@ def _environment(user_dir: str) -> jinja2.Environment:
     )
     env.filters["inline_html"] = lambda source: Markup(inline_html(source))
     env.filters["inline_text"] = inline_text
+    env.filters["author_line"] = author_line
     env.globals["weekday"] = weekday
+    env.globals["authors_shown"] = AUTHORS_SHOWN
     return env
 
 
@@ -60,3 +74,13 @@ _WEEKDAYS = "월화수목금토일"
 def weekday(date: dt.date) -> str:
     """The one-letter Korean weekday: 월 for Monday … 일 for Sunday."""
     return _WEEKDAYS[date.weekday()]
+
+
+def author_line(paper: Paper, shown: int = AUTHORS_SHOWN) -> str:
+    """The first authors, then "외 N명" for the rest; "등" when the digest itself cut the
+    list short ("+") and the number left out is unknown."""
+    names = ", ".join(paper.authors[:shown])
+    hidden = len(paper.authors) - shown
+    if hidden > 0:
+        return f"{names} 외 {hidden}명"
+    return f"{names} 등" if paper.authors_truncated else names

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import itertools
-import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from browser import chromium, offline
 from golden import assert_matches_golden
-from site_pages import broken_links, read_page, snapshot
+from site_pages import broken_links, read_page, serving, snapshot
 
 from newsletter import site
 from newsletter.build import build
-from newsletter.config import Settings
+from newsletter.config import Settings, load_settings
 from newsletter.errors import DigestError
 from newsletter.model import Digest, Paper
-from newsletter.serve import preview_server
 
 REPO = Path(__file__).resolve().parent.parent
 VIDEO_DATE = "2024-02-22"  # the seed whose second paper is a video
@@ -39,25 +40,38 @@ def page_paths(output: Path) -> list[str]:
     )
 
 
-def test_index_lists_every_issue_newest_first_grouped_by_month(
+def test_index_lists_the_recent_issues_newest_first_grouped_by_month(
     output: Path, digests: list[Digest]
 ) -> None:
     page = read_page(output / "index.html")
     hrefs = [a["href"] for a in page.all("a")]
     issue_links = [href for href in hrefs if href.startswith("issues/") and "#" not in href]
-    newest_first = sorted(digests, key=lambda d: d.date, reverse=True)
-    assert issue_links == [f"issues/{d.slug}/" for d in newest_first]
-    assert [h["id"] for h in page.all("h2")] == ["month-2024-05", "month-2024-04", "month-2024-02"]
-    assert "2024년 4월" in page.text
-    for digest in digests:
+    # The seeds' newest issue is 2024-05-22: the 30 days before it reach back to April 23.
+    recent = [d for d in digests if d.date > dt.date(2024, 4, 22)]
+    assert 0 < len(recent) < len(digests)
+    assert issue_links == [f"issues/{d.slug}/" for d in reversed(recent)]
+    months = [h["id"] for h in page.all("h2") if h["id"].startswith("month-")]
+    assert months == sorted({f"month-{d.date:%Y-%m}" for d in recent}, reverse=True)
+    for digest in recent:
         assert f"논문 {len(digest.papers)}편 · 추천 {digest.total_votes}표" in page.text
 
 
-def test_index_shows_the_top_papers_of_each_issue_linking_to_their_anchor(
+def test_index_links_a_page_per_year_that_lists_every_issue_of_it(
+    output: Path, digests: list[Digest]
+) -> None:
+    index = read_page(output / "index.html")
+    assert "years/2024/" in [a["href"] for a in index.all("a")]
+    year = read_page(output / "years/2024/index.html")
+    listed = [a["href"] for a in year.all("a") if "/issues/" in a["href"]]
+    assert listed == [f"../../issues/{d.slug}/" for d in reversed(digests)]
+    assert [h["id"] for h in year.all("h2")] == ["month-2024-05", "month-2024-04", "month-2024-02"]
+
+
+def test_index_shows_the_top_papers_of_each_recent_issue_linking_to_their_anchor(
     output: Path, digests: list[Digest]
 ) -> None:
     hrefs = {a["href"] for a in read_page(output / "index.html").all("a")}
-    for digest in digests:
+    for digest in site.recent_digests(digests):
         for paper in digest.top_papers[: site.TOP_PAPERS_ON_INDEX]:
             assert f"issues/{digest.slug}/#{paper.anchor}" in hrefs
 
@@ -74,6 +88,42 @@ def test_pages_advertise_atom_rss_and_json_feed(output: Path) -> None:
             ("application/rss+xml", "rss.xml"),
             ("application/feed+json", "feed.json"),
         }, path
+
+
+def test_every_page_shows_the_sites_mark_as_its_icon(output: Path, settings: Settings) -> None:
+    mark = (output / "icon.png").read_bytes()
+    assert mark == (REPO / "templates/site/icon.png").read_bytes()
+    for path in page_paths(output):
+        icons = [
+            link["href"]
+            for link in read_page(output / path).all("link")
+            if link.get("rel") == "icon"
+        ]
+        (target,) = [urljoin(settings.base_url + path, href) for href in icons]
+        assert target == settings.url("icon.png"), path
+    # Browsers ask for /favicon.ico on their own (and `serve` answered 404): an ICO
+    # directory whose one image is the same PNG.
+    favicon = (output / "favicon.ico").read_bytes()
+    assert favicon[:6] == b"\x00\x00\x01\x00\x01\x00" and favicon[22:] == mark
+
+
+def test_an_icon_setting_replaces_the_mark_in_every_page(
+    digests: list[Digest], settings: Settings
+) -> None:
+    branded = dataclasses.replace(settings, icon="https://cdn.example.org/icon.png")
+    index = site.site_files(digests, branded)["index.html"].decode()
+    assert '<link rel="icon" href="https://cdn.example.org/icon.png">' in index
+
+
+def test_the_committed_mark_is_what_its_script_draws() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_site_mark", REPO / "scripts/make_site_mark.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for name, data in script.mark_files().items():
+        assert (REPO / "templates/site" / name).read_bytes() == data, name
 
 
 def test_issue_page_has_an_anchor_per_paper_and_links_to_its_neighbours(
@@ -145,7 +195,7 @@ def test_not_found_page_links_absolutely_because_pages_serves_it_at_any_path(
     output: Path, settings: Settings
 ) -> None:
     links = read_page(output / "404.html").links()
-    assert links and all(link.startswith((settings.base_url, "#")) for link in links)
+    assert links and all(link.startswith((settings.base_url, "#", "mailto:")) for link in links)
 
 
 def test_markup_in_a_digest_is_escaped_not_injected(settings: Settings) -> None:
@@ -205,13 +255,8 @@ WIDTHS = (375, 1280)
 @pytest.fixture(scope="module")
 def served(output: Path, settings: Settings) -> Iterator[str]:
     """The built site on 127.0.0.1, under the same path as its base URL."""
-    server = preview_server(output, settings, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host!s}:{port}/newsletter/"
-    server.shutdown()
-    server.server_close()
+    with serving(output, settings) as url:
+        yield url
 
 
 def test_pages_fit_phone_and_desktop_in_light_and_dark(
@@ -221,7 +266,12 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
     shots.mkdir(exist_ok=True)
     video_issue = f"issues/{VIDEO_DATE}/"
     expected_titles = {
-        "": [p.title for d in digests for p in d.top_papers[: site.TOP_PAPERS_ON_INDEX]],
+        "": [
+            p.title
+            for d in site.recent_digests(digests)
+            for p in d.top_papers[: site.TOP_PAPERS_ON_INDEX]
+        ],
+        "years/2024/": [d.top_papers[0].title for d in digests],
         video_issue: [p.title for d in digests if d.slug == VIDEO_DATE for p in d.papers],
     }
     with chromium() as browser:
@@ -248,6 +298,34 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
 
 
 def test_index_and_an_issue_page_match_their_golden_files(output: Path) -> None:
-    for page in ("index.html", "issues/2024-02-22/index.html"):
+    for page in (
+        "index.html",
+        "issues/2024-02-22/index.html",
+        "years/2024/index.html",
+        "search/index.html",
+    ):
         name = "site/" + page.replace("/", "_")
         assert_matches_golden(name, (output / page).read_text(encoding="utf-8"))
+
+
+def test_serve_answers_a_browsers_own_favicon_request(tmp_path: Path, seeds_dir: Path) -> None:
+    # Served at the root (the default base URL), as a browser asks for /favicon.ico.
+    output = tmp_path / "public"
+    local = load_settings(None)
+    build(seeds_dir, output, local)
+    with (
+        serving(output, local) as url,
+        urllib.request.urlopen(f"{url}favicon.ico", timeout=10) as reply,
+    ):
+        assert (reply.status, reply.read()) == (200, (output / "favicon.ico").read_bytes())
+
+
+def test_index_and_issue_pages_offer_the_subscribe_mailto_and_its_page(output: Path) -> None:
+    mailto = "mailto:newsletter@example.org?subject=subscribe"
+    for page in ("index.html", "issues/2024-05-22/index.html", "subscribe/index.html"):
+        assert mailto in read_page(output / page).links(), page
+    explained = (output / "subscribe" / "index.html").read_text(encoding="utf-8")
+    assert "subject=subscribe%20weekly" in explained  # the weekly edition
+    for topic in ("구독하기", "해지하기", "개인정보"):
+        assert f"<h2>{topic}</h2>" in explained
+    assert "subscribe/" in read_page(output / "index.html").links()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mail each issue the push added (see added-digests.sh), from the built outbox in $1.
-# SMTP settings come from NEWSLETTER_SMTP_* and the recipients (one a line) from
-# NEWSLETTER_RECIPIENTS; without a host or recipients, say so and mail nobody.
+# SMTP settings come from NEWSLETTER_SMTP_*; the recipients are the list's subscribers
+# (when NEWSLETTER_IMAP_HOST is set) and/or NEWSLETTER_RECIPIENTS (one a line); without a
+# host or recipients, say so and mail nobody.
 # `newsletter send` keeps a ledger, so running this twice mails nobody twice.
 set -euo pipefail
 
@@ -17,19 +18,26 @@ if [[ -z "$dates" ]]; then
   echo "::notice::this push added no digest; nothing to mail"
   exit 0
 fi
-if [[ -z "${NEWSLETTER_SMTP_HOST:-}" || -z "${NEWSLETTER_RECIPIENTS:-}" ]]; then
-  echo "::notice::not mailing $(echo "$dates" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_RECIPIENTS to mail new issues"
+if [[ -z "${NEWSLETTER_SMTP_HOST:-}" || ( -z "${NEWSLETTER_RECIPIENTS:-}" && -z "${NEWSLETTER_IMAP_HOST:-}" ) ]]; then
+  echo "::notice::not mailing $(echo "$dates" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_IMAP_HOST (the list's mailbox) or NEWSLETTER_RECIPIENTS to mail new issues"
   exit 0
 fi
 
-recipients="$(mktemp)"
-trap 'rm -f "$recipients"' EXIT
-printf '%s\n' "$NEWSLETTER_RECIPIENTS" >"$recipients"
+audience=()
+if [[ -n "${NEWSLETTER_IMAP_HOST:-}" ]]; then
+  audience+=(--subscribers)
+fi
+if [[ -n "${NEWSLETTER_RECIPIENTS:-}" ]]; then
+  recipients="$(mktemp)"
+  trap 'rm -f "$recipients"' EXIT
+  printf '%s\n' "$NEWSLETTER_RECIPIENTS" >"$recipients"
+  audience+=(--recipients "$recipients")
+fi
 unset NEWSLETTER_RECIPIENTS
 
 status=0
 while IFS= read -r date; do
   echo "mailing the issue of $date"
-  newsletter send "$date" --recipients "$recipients" --outbox "$outbox" || status=1
+  newsletter send "$date" "${audience[@]}" --outbox "$outbox" || status=1
 done <<<"$dates"
 exit "$status"
