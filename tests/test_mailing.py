@@ -274,9 +274,10 @@ _built: dict[str, Path] = {}
 
 
 def built_site(world: World, tmp_path: Path) -> Path:
+    """The outbox of a build of the seeds (the email issues `send` reads)."""
     if "site" not in _built:
-        _built["site"] = tmp_path / "public"
-        build(world.seeds, _built["site"], world.settings)
+        _built["site"] = tmp_path / "outbox"
+        build(world.seeds, tmp_path / "public", world.settings, outbox_dir=_built["site"])
     return _built["site"]
 
 
@@ -543,7 +544,7 @@ def test_a_crash_before_the_old_record_is_deleted_changes_nothing_a_reader_sees(
 def test_send_to_subscribers_needs_the_list_secret(world: World, tmp_path: Path) -> None:
     site = built_site(world, tmp_path)
     result = send_cli(
-        world, tmp_path, DATE, "--subscribers", "--output", str(site), NEWSLETTER_LIST_SECRET=""
+        world, tmp_path, DATE, "--subscribers", "--outbox", str(site), NEWSLETTER_LIST_SECRET=""
     )
     assert result.exit_code == 1
     assert result.output.strip() == (
@@ -556,7 +557,7 @@ def test_send_reaches_the_subscribers_of_the_issue_s_cadence(world: World, tmp_p
     subscribe(world, ADA, "subscribe weekly")
     subscribe(world, GRACE)
     site = built_site(world, tmp_path)
-    daily = send_cli(world, tmp_path, DATE, "--subscribers", "--output", str(site))
+    daily = send_cli(world, tmp_path, DATE, "--subscribers", "--outbox", str(site))
     assert daily.exit_code == 0, daily.output
     issues = [
         (f, to) for f, to, m in world.outbox.received if "Daily Papers] 2024" in str(m["Subject"])
@@ -568,11 +569,11 @@ def test_send_reaches_the_subscribers_of_the_issue_s_cadence(world: World, tmp_p
 
     # A weekly edition (built by the weekly feature; here a stand-in file) goes to Ada only
     weekly_site = tmp_path / "weekly"
-    (weekly_site / "issues" / WEEK).mkdir(parents=True)
+    (weekly_site / WEEK).mkdir(parents=True)
     daily_issue = send.built_issue_path(site, DATE).read_bytes()
-    (weekly_site / "issues" / WEEK / "issue.eml").write_bytes(daily_issue)
+    (weekly_site / WEEK / "issue.eml").write_bytes(daily_issue)
     weekly = send_cli(
-        world, tmp_path, WEEK, "--subscribers", "--dry-run", "--output", str(weekly_site)
+        world, tmp_path, WEEK, "--subscribers", "--dry-run", "--outbox", str(weekly_site)
     )
     assert weekly.exit_code == 0, weekly.output
     assert f"send  {ADA}" in weekly.output and GRACE not in weekly.output
@@ -658,7 +659,7 @@ def test_ci_logs_show_no_full_address(world: World, tmp_path: Path) -> None:
     ]
     site = built_site(world, tmp_path)
     dry_run = send_cli(
-        world, tmp_path, DATE, "--to", GRACE, "--dry-run", "--output", str(site), CI="true"
+        world, tmp_path, DATE, "--to", GRACE, "--dry-run", "--outbox", str(site), CI="true"
     )
     outputs.append(dry_run.output)
     everything = "\n".join(outputs)
