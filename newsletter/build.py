@@ -193,7 +193,6 @@ def _build(
     rendered = render.issues(parsed, workers, progress)
     render.site_pages(digests)
     render.feeds(digests, updated)
-    render.paper_feed(parsed, updated)
     if with_search:
         render.search_indexes(digests, cache_root / "search")
     plans = [
@@ -244,6 +243,7 @@ class _Render:
         self.source_key, self.settings = source_key, settings
         self.outputs = Outputs()
         self.entries: dict[dt.date, Blob] = {}  # each issue's feed entry HTML
+        self.parsed: Sequence[_Parsed] = ()
         self.full_digests: dict[dt.date, Blob] = {}
 
     def issues(
@@ -252,6 +252,7 @@ class _Render:
         """Each issue's page and email, rendered in a process pool when many are missing;
         returns how many were rendered."""
         digests = [p.outline for p in parsed]
+        self.parsed = parsed
         keys, tasks = [], []
         for item, (digest, previous, following) in zip(parsed, neighbours(digests), strict=True):
             self.full_digests[digest.date] = item.digest
@@ -336,13 +337,14 @@ class _Render:
                 return feeds.archive_page_files(chunk, self.settings, updated, content)
 
             files.update(self.cached_files(key, page))
+        files.update(self._paper_feed(updated))
         return files
 
-    def paper_feed(self, parsed: Sequence[_Parsed], updated: Mapping[dt.date, dt.datetime]) -> None:
+    def _paper_feed(self, updated: Mapping[dt.date, dt.datetime]) -> Mapping[str, output.Content]:
         """papers.xml: every paper of the newest issues, from their full digests."""
         from newsletter import feeds
 
-        newest = parsed[-feeds.PAPER_FEED_ISSUES :]
+        newest = self.parsed[-feeds.PAPER_FEED_ISSUES :]
         key = hash_parts(
             self.context,
             "paper feed",
@@ -354,7 +356,7 @@ class _Render:
             full = [_full_digest(self.cache, p.digest, p.outline.source_path) for p in newest]
             return feeds.paper_feed_files(full, self.settings, updated)
 
-        self.outputs.site.update(self.cached_files(key, render))
+        return self.cached_files(key, render)
 
     def search_indexes(self, digests: Sequence[Digest], search_cache: Path) -> None:
         """The Pagefind indexes of the issue pages, added to the site's files (search.py)."""

@@ -31,18 +31,25 @@ from newsletter.config import (
     settings_from,
 )
 from newsletter.errors import DigestError, NewsletterError, Problem, SendError
-from newsletter.mailing import owner as list_owner
-from newsletter.mailing.commands import Cadence
-from newsletter.mailing.records import cadence_of
-from newsletter.mailing.sync import SyncReport
-from newsletter.mailing.tokens import tokens_from_env
 from newsletter.model import digest_as_dict
 from newsletter.privacy import shown_address
 
 # The commands import what they need when they run (the parser, the build, SMTP), so
 # starting one command does not pay for the others' libraries.
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from newsletter import send as send_module
+    from newsletter.mailing.commands import Cadence
+    from newsletter.mailing.sync import SyncReport
+
+
+def _list_owner() -> ModuleType:
+    """The mailing list's commands (IMAP, letters), imported only by the commands using it."""
+    from newsletter.mailing import owner
+
+    return owner
+
 
 app = typer.Typer(
     help="Feeds, email issues and a web archive from daily paper digests.",
@@ -339,11 +346,14 @@ def send(
     try:
         settings = load_settings(config)
         the_ledger = send_module.Ledger(ledger)
+        from newsletter.mailing.records import cadence_of
+        from newsletter.mailing.tokens import tokens_from_env
+
         tokens = tokens_from_env(os.environ) if subscribers else None
         if tokens is None and os.environ.get("NEWSLETTER_LIST_SECRET"):
             tokens = tokens_from_env(os.environ)
         listed = (
-            [r.address for r in list_owner.subscribers(settings, os.environ, cadence_of(date))]
+            [r.address for r in _list_owner().subscribers(settings, os.environ, cadence_of(date))]
             if subscribers
             else []
         )
@@ -485,7 +495,7 @@ def subscribers_sync(
     config: ConfigOption = None,
 ) -> None:
     """Act on every mail in the list's INBOX (subscribe, confirm, unsubscribe, bounces)."""
-    _run_list_command("sync", config, lambda s: list_owner.sync(s, os.environ, seeds))
+    _run_list_command("sync", config, lambda s: _list_owner().sync(s, os.environ, seeds))
 
 
 @subscribers_app.command("list")
@@ -500,7 +510,7 @@ def subscribers_list(
     try:
         settings = load_settings(config)
         cadence = None if weekly is None else _cadence(weekly)
-        found = list_owner.subscribers(settings, os.environ, cadence)
+        found = _list_owner().subscribers(settings, os.environ, cadence)
     except NewsletterError as error:
         raise fail(error) from None
     for record in found:
@@ -516,7 +526,7 @@ def subscribers_add(
 ) -> None:
     """Send ADDRESS a confirmation mail: they are subscribed once they reply."""
     cadence = _cadence(weekly)
-    _run_list_command("add", config, lambda s: list_owner.add(s, os.environ, address, cadence))
+    _run_list_command("add", config, lambda s: _list_owner().add(s, os.environ, address, cadence))
 
 
 @subscribers_app.command("import")
@@ -541,7 +551,7 @@ def subscribers_import(
         raise typer.Exit(1)
     cadence = _cadence(weekly)
     _run_list_command(
-        "import", config, lambda s: list_owner.import_confirmed(s, os.environ, file, cadence)
+        "import", config, lambda s: _list_owner().import_confirmed(s, os.environ, file, cadence)
     )
 
 
@@ -551,4 +561,4 @@ def subscribers_remove(
     config: ConfigOption = None,
 ) -> None:
     """Unsubscribe ADDRESS at once (no mail is sent to it)."""
-    _run_list_command("remove", config, lambda s: list_owner.remove(s, os.environ, address))
+    _run_list_command("remove", config, lambda s: _list_owner().remove(s, os.environ, address))
