@@ -41,7 +41,7 @@ def issue_path(digest: Digest) -> str:
 def issue_page_files(
     digest: Digest, previous: Digest | None, following: Digest | None, settings: Settings
 ) -> dict[str, bytes]:
-    page = _render(
+    page = render_page(
         "site/issue.html",
         settings,
         root="../../",
@@ -57,7 +57,7 @@ def issue_page_files(
 
 def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes]:
     return {
-        "index.html": _render(
+        "index.html": render_page(
             "site/index.html",
             settings,
             root="",
@@ -66,8 +66,8 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
             top_count=TOP_PAPERS_ON_INDEX,
         ),
         # GitHub Pages serves this page at any missing path: relative links would break.
-        "404.html": _render("site/404.html", settings, root=settings.url(), canonical_url=""),
-        "style.css": _render("site/style.css", settings),
+        "404.html": render_page("site/404.html", settings, root=settings.url(), canonical_url=""),
+        "style.css": render_page("site/style.css", settings),
     }
 
 
@@ -93,7 +93,7 @@ def issue_description(digest: Digest) -> str:
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
-def _render(template: str, settings: Settings, **context: object) -> bytes:
+def render_page(template: str, settings: Settings, **context: object) -> bytes:
     env = environment(settings)
     text = env.get_template(template).render(settings=settings, **context)
     return text.encode("utf-8")
