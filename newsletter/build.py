@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from newsletter import feeds, mail, site
+from newsletter import feeds, mail, site, weekly
 from newsletter.cache import (
     CACHE_DIR_ENV,
     DEFAULT_CACHE_DIR,
@@ -67,6 +67,15 @@ class _IssueTask:
     following: Digest | None
     settings: Settings
     cache_root: Path
+    week: weekly.Week | None = None  # its finished week, which the issue page links to
+
+
+@dataclass(frozen=True)
+class _WeekTask:
+    week: weekly.WeekDigests  # outlines; the full digests are loaded by whoever renders it
+    digest_keys: tuple[str, ...]
+    settings: Settings
+    cache_root: Path
 
 
 @dataclass(frozen=True)
@@ -95,15 +104,17 @@ def build(
     source_key = {digest.date: source.key for digest, source in zip(digests, sources, strict=True)}
     digests.sort(key=lambda digest: digest.date)
     updated = source_times(digests, seeds_dir, settings)
+    weeks = weekly.finished_weeks(digests)
     # Templates by their bytes: a changed template renders everything again.
     templates = files_fingerprint(template_folders(settings.templates_dir))
     context = hash_parts(code, settings.fingerprint(), templates)
     with staged_output(output_dir) as stage:
         run = _CachedRender(cache, stage, context, source_key, settings)
         run.used_keys.update(source.key for source in sources)
-        rendered = run.issues(digests, workers, progress)
-        stage.write(site.site_files(digests, settings))
+        rendered = run.issues(digests, workers, progress, weekly.week_of_issue(weeks))
+        stage.write(site.site_files(digests, settings, weekly.weeks_by_month(weeks)))
         run.feeds(digests, updated)
+        run.weekly_editions(weeks, updated, workers)
     cache.prune(run.used_keys, run.used_blobs)
     return BuildReport(
         issues=len(digests),
@@ -132,19 +143,24 @@ class _CachedRender:
         self.feed_content: dict[dt.date, FileList] = {}
 
     def issues(
-        self, digests: Sequence[Digest], workers: int | None, progress: Progress | None
+        self,
+        digests: Sequence[Digest],
+        workers: int | None,
+        progress: Progress | None,
+        weeks: Mapping[dt.date, weekly.Week],
     ) -> int:
         """Each issue's email and page, rendered in a process pool when many are missing;
         returns how many were rendered."""
         plans = [
             (
-                self._issue_key(digest, previous, following),
+                self._issue_key(digest, previous, following, weeks.get(digest.date)),
                 _IssueTask(
                     self.source_key[digest.date],
                     previous,
                     following,
                     self.settings,
                     self.cache.root,
+                    weeks.get(digest.date),
                 ),
             )
             for digest, previous, following in neighbours(digests)
@@ -185,12 +201,81 @@ class _CachedRender:
             assert isinstance(listing, dict)
             self._link(key, listing)
 
-    def _issue_key(self, digest: Digest, previous: Digest | None, following: Digest | None) -> str:
+    def weekly_editions(
+        self,
+        weeks: Sequence[weekly.WeekDigests],
+        updated: Mapping[dt.date, dt.datetime],
+        workers: int | None,
+    ) -> None:
+        """Each finished week's page, email and feed entry, cached by the content keys of its
+        own digests (so a new digest renders at most the week it finishes), then weekly.xml
+        and its archive pages."""
+        plans = [
+            (
+                self._week_key(week),
+                _WeekTask(week, self._keys(week), self.settings, self.cache.root),
+            )
+            for week in weeks
+        ]
+        cached = {key: self.cache.load(key) for key, _ in plans}
+        missing = [task for key, task in plans if not self._usable(cached[key])]
+        fresh = iter(_run(_render_week, missing, workers))
+        content: dict[weekly.Week, FileList] = {}
+        for key, task in plans:
+            output = cached[key]
+            if not self._usable(output):
+                output = next(fresh)
+                self.cache.store(key, output)
+            assert isinstance(output, _IssueOutput)
+            self._link(key, output.files)
+            self.used_blobs.update(sha for sha, _ in output.feed_content.values())
+            content[task.week.week] = output.feed_content
+
+        def entry_html(week: weekly.WeekDigests) -> str:
+            return self._blob_text(content[week.week])
+
+        self.stage.write(weekly.feed_files(weeks, self.settings, updated, entry_html))
+        for chunk in feeds.archive_chunks(weeks, self.settings.feed_entries):
+            key = hash_parts(
+                self.context,
+                f"weekly archive page {chunk.number} full={chunk.full}",
+                *(self._week_key(week) for week in chunk.digests),
+                *(
+                    weekly.updated_time(w, self.settings, updated).isoformat()
+                    for w in chunk.dated_by
+                ),
+            )
+            listing = self.cache.load(key)
+            if not self._usable_files(listing):
+                page = weekly.archive_page_files(chunk, self.settings, updated, entry_html)
+                listing = self.cache.put_files(page)
+                self.cache.store(key, listing)
+            assert isinstance(listing, dict)
+            self._link(key, listing)
+
+    def _keys(self, week: weekly.WeekDigests) -> tuple[str, ...]:
+        return tuple(self.source_key[digest.date] for digest in week.digests)
+
+    def _week_key(self, week: weekly.WeekDigests) -> str:
+        previous = week.previous.slug if week.previous else ""
+        return hash_parts(self.context, "week", week.week.slug, previous, *self._keys(week))
+
+    def _issue_key(
+        self,
+        digest: Digest,
+        previous: Digest | None,
+        following: Digest | None,
+        week: weekly.Week | None,
+    ) -> str:
         neighbour_keys = [self.source_key[d.date] if d else "" for d in (previous, following)]
-        return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys)
+        week_slug = week.slug if week else ""
+        return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys, week_slug)
 
     def _cached_feed_content(self, digest: Digest) -> str:
-        ((sha, _),) = self.feed_content[digest.date].values()
+        return self._blob_text(self.feed_content[digest.date])
+
+    def _blob_text(self, listing: FileList) -> str:
+        ((sha, _),) = listing.values()
         with open(self.cache.blob_path(sha), encoding="utf-8") as file:
             return file.read()
 
@@ -268,9 +353,27 @@ def _render_issue(task: _IssueTask) -> _IssueOutput:
         raise RuntimeError(f"the build cache lost the parsed digest {task.digest_key}")
     files: Files = {}
     files.update(mail.issue_email_files(digest, task.settings))
-    files.update(site.issue_page_files(digest, task.previous, task.following, task.settings))
+    files.update(
+        site.issue_page_files(digest, task.previous, task.following, task.settings, task.week)
+    )
     entry = feeds.issue_content_html(digest, task.settings).encode("utf-8")
     return _IssueOutput(cache.put_files(files), cache.put_files({"feed entry": entry}))
+
+
+def _render_week(task: _WeekTask) -> _IssueOutput:
+    """One finished week's page, email and feed entry, from its full digests (loaded from
+    the cache for this week only: the build keeps outlines)."""
+    cache = BuildCache(task.cache_root)
+    full = []
+    for key in task.digest_keys:
+        digest = cache.load(key)
+        if not isinstance(digest, Digest):  # stored by _parse_all
+            raise RuntimeError(f"the build cache lost the parsed digest {key}")
+        full.append(digest)
+    rendered = weekly.render(replace(task.week, digests=tuple(full)), task.settings)
+    entry = rendered.feed_content.encode("utf-8")
+    files = cache.put_files({**rendered.site, **rendered.outbox})
+    return _IssueOutput(files, cache.put_files({"feed entry": entry}))
 
 
 def _run(

@@ -35,6 +35,7 @@ class Settings:
     language: str = "ko"
     timezone: str = "Asia/Seoul"
     feed_entries: int = 30
+    weekly_papers: int = 10  # papers in a weekly edition, most voted first
     # RFC 4151 tagging entity ("name,date") for feed and entry ids. Deliberately not the
     # base_url's host: ids must survive the site moving. Set it once, never change it.
     feed_id_authority: str = "daily-papers-newsletter.invalid,2024"
@@ -130,6 +131,10 @@ def _validate(settings: Settings) -> list[str]:
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
+    if not 1 <= settings.weekly_papers <= 100:
+        problems.append(
+            f"setting 'weekly_papers' must be from 1 to 100, found {settings.weekly_papers}"
+        )
     if not _TAGGING_ENTITY.fullmatch(settings.feed_id_authority):
         problems.append(
             "setting 'feed_id_authority' must be a lower-case domain or e-mail address you own, "

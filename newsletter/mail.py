@@ -198,9 +198,7 @@ def thumbnail_height(url: str | None) -> int | None:
     return None
 
 
-def compose_message(
-    envelope: Envelope, settings: Settings, html: str, text: str
-) -> EmailMessage:
+def compose_message(envelope: Envelope, settings: Settings, html: str, text: str) -> EmailMessage:
     """The edition as one `multipart/alternative` message, plain text first (RFC 2046
     §5.1.4: the last part is the preferred one)."""
     message = EmailMessage(policy=default_policy)

@@ -9,13 +9,17 @@ GitHub Pages serves at whatever path was missing.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from newsletter.config import Settings
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment
+
+if TYPE_CHECKING:  # weekly.py renders its page through this module
+    from newsletter.weekly import Week
 
 TOP_PAPERS_ON_INDEX = 3
 DESCRIPTION_LIMIT = 200  # Open Graph descriptions are cut by most previews near here
@@ -39,7 +43,11 @@ def issue_path(digest: Digest) -> str:
 
 
 def issue_page_files(
-    digest: Digest, previous: Digest | None, following: Digest | None, settings: Settings
+    digest: Digest,
+    previous: Digest | None,
+    following: Digest | None,
+    settings: Settings,
+    week: Week | None = None,  # the finished week the issue belongs to
 ) -> dict[str, bytes]:
     page = render_page(
         "site/issue.html",
@@ -49,13 +57,18 @@ def issue_page_files(
         digest=digest,
         previous=previous,
         following=following,
+        week=week,
         og_image=top_thumbnail(digest),
         description=issue_description(digest),
     )
     return {f"{issue_path(digest)}index.html": page}
 
 
-def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes]:
+def site_files(
+    digests: Sequence[Digest],
+    settings: Settings,
+    weekly_by_month: Mapping[str, Sequence[Week]] | None = None,
+) -> dict[str, bytes]:
     return {
         "index.html": render_page(
             "site/index.html",
@@ -64,6 +77,7 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
             canonical_url=settings.url(),
             months=months_newest_first(digests),
             top_count=TOP_PAPERS_ON_INDEX,
+            weekly_by_month=weekly_by_month or {},
         ),
         # GitHub Pages serves this page at any missing path: relative links would break.
         "404.html": render_page("site/404.html", settings, root=settings.url(), canonical_url=""),
