@@ -20,6 +20,7 @@ import typer
 from newsletter import build as build_module
 from newsletter import send as send_module
 from newsletter import serve as serve_module
+from newsletter import weekly
 from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
 from newsletter.config import load_settings
 from newsletter.errors import DigestError, NewsletterError, Problem, SendError
@@ -129,6 +130,20 @@ def parse(
 
 
 @app.command()
+def weeks(seeds: SeedsOption = DEFAULT_SEEDS) -> None:
+    """List the finished weeks (YYYY-Www, oldest first): those with a weekly edition."""
+    if not seeds.is_dir():
+        typer.echo(f"{seeds}: no such folder of digests", err=True)
+        raise typer.Exit(1)
+    try:
+        digests = parse_files([seeds])
+    except DigestError as error:
+        raise fail(error) from None
+    for week in weekly.finished_weeks(digests):
+        typer.echo(week.week.slug)
+
+
+@app.command()
 def build(
     seeds: SeedsOption = Path("seeds"),
     output: OutputOption = Path("public"),
@@ -180,7 +195,13 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 @app.command()
 def send(
-    date: Annotated[str, typer.Argument(help="The built issue to send, as YYYY-MM-DD.")],
+    date: Annotated[
+        str,
+        typer.Argument(
+            help="The built edition to send: a daily issue as YYYY-MM-DD, "
+            "a weekly edition as YYYY-Www (ISO week, e.g. 2024-W21)."
+        ),
+    ],
     to: Annotated[
         list[str] | None, typer.Option("--to", help="A recipient; repeat for several.")
     ] = None,
@@ -197,7 +218,8 @@ def send(
     ] = send_module.DEFAULT_LEDGER,
     config: ConfigOption = None,
 ) -> None:
-    """Send a built issue over SMTP, one copy per recipient, skipping those already reached.
+    """Send a built issue or weekly edition over SMTP, one copy per recipient, skipping those
+    already reached.
 
     The server comes from the environment: NEWSLETTER_SMTP_HOST, NEWSLETTER_SMTP_PORT,
     NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).

@@ -37,6 +37,7 @@ BACKOFF_SECONDS = (2.0, 5.0, 15.0, 30.0)  # waits before each retry of a tempora
 TLS_MODES = ("none", "starttls", "ssl")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WEEK = re.compile(r"\d{4}-W\d{2}")
 # Deliberately simple (RFC 5321 §4.1.2 allows far more): catches typos in a mailing list.
 _ADDRESS = re.compile(
     r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
@@ -88,16 +89,25 @@ def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings:
     return SmtpSettings(host, port, tls, user, password)  # type: ignore[arg-type]
 
 
-def built_issue_path(output_dir: Path, date: str) -> Path:
-    """`<output>/issues/<date>/issue.eml`, or a SendError naming the issues that exist."""
-    if not _DATE.fullmatch(date):
-        raise SendError(f"{date!r} is not a date; give the issue's date as YYYY-MM-DD")
-    path = output_dir / "issues" / date / "issue.eml"
-    if not path.is_file():
-        built = sorted(p.parent.name for p in output_dir.glob("issues/*/issue.eml"))
-        known = f"built issues: {', '.join(built)}" if built else "no issue is built there"
+def built_issue_path(output_dir: Path, name: str) -> Path:
+    """`<output>/issues/<date>/issue.eml` for a daily issue, `<output>/weekly/<week>/issue.eml`
+    for a weekly edition, or a SendError naming the editions that exist."""
+    if _DATE.fullmatch(name):
+        folder = "issues"
+    elif _WEEK.fullmatch(name):
+        folder = "weekly"
+    else:
         raise SendError(
-            f"no built issue for {date} in {output_dir} ({known}); run `newsletter build` first"
+            f"{name!r} is neither a daily issue's date (YYYY-MM-DD) "
+            "nor a weekly edition's week (YYYY-Www, e.g. 2024-W21)"
+        )
+    path = output_dir / folder / name / "issue.eml"
+    if not path.is_file():
+        built = sorted(p.parent.name for p in output_dir.glob(f"{folder}/*/issue.eml"))
+        kind = "issues" if folder == "issues" else "weekly editions"
+        known = f"built {kind}: {', '.join(built)}" if built else f"no {kind} built there"
+        raise SendError(
+            f"no built issue for {name} in {output_dir} ({known}); run `newsletter build` first"
         )
     return path
 

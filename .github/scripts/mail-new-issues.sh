@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Mail each issue the push added (see added-digests.sh), from the built site in $1.
+# Mail each issue the push added (see added-digests.sh), then the weekly edition of each week
+# the push finished (see finished-weeks.sh), from the built site in $1.
 # SMTP settings come from NEWSLETTER_SMTP_* and the recipients (one a line) from
 # NEWSLETTER_RECIPIENTS; without a host or recipients, say so and mail nobody.
 # `newsletter send` keeps a ledger, so running this twice mails nobody twice.
@@ -12,13 +13,13 @@ if [[ "${EVENT_NAME:-}" == "workflow_dispatch" ]]; then
   exit 0
 fi
 
-dates="$(.github/scripts/added-digests.sh)"
-if [[ -z "$dates" ]]; then
+editions="$(.github/scripts/added-digests.sh; .github/scripts/finished-weeks.sh)"
+if [[ -z "$editions" ]]; then
   echo "::notice::this push added no digest; nothing to mail"
   exit 0
 fi
 if [[ -z "${NEWSLETTER_SMTP_HOST:-}" || -z "${NEWSLETTER_RECIPIENTS:-}" ]]; then
-  echo "::notice::not mailing $(echo "$dates" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_RECIPIENTS to mail new issues"
+  echo "::notice::not mailing $(echo "$editions" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_RECIPIENTS to mail new issues"
   exit 0
 fi
 
@@ -28,8 +29,8 @@ printf '%s\n' "$NEWSLETTER_RECIPIENTS" >"$recipients"
 unset NEWSLETTER_RECIPIENTS
 
 status=0
-while IFS= read -r date; do
-  echo "mailing the issue of $date"
-  newsletter send "$date" --recipients "$recipients" --output "$output" || status=1
-done <<<"$dates"
+while IFS= read -r edition; do
+  echo "mailing the edition $edition"
+  newsletter send "$edition" --recipients "$recipients" --output "$output" || status=1
+done <<<"$editions"
 exit "$status"
