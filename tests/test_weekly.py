@@ -18,6 +18,7 @@ import feedparser
 import lxml.html
 import pytest
 from aiosmtpd.controller import Controller
+from browser import chromium
 from golden import assert_matches_golden
 from lxml import etree
 from site_pages import broken_links, read_page, snapshot
@@ -428,3 +429,43 @@ def test_golden_weekly_page_and_email(seeds_dir: Path, settings: Settings, tmp_p
     text_part, html_part = weekly_message(tmp_path / "public", "2024-W16").iter_parts()
     assert_matches_golden("email/2024-W16.email.txt", str(text_part.get_content()))
     assert_matches_golden("email/2024-W16.email.html", str(html_part.get_content()))
+
+
+def test_weeks_command_lists_the_finished_weeks(archive: Archive) -> None:
+    result = CliRunner().invoke(app, ["weeks", "--seeds", str(archive.seeds)])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == FINISHED
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+
+def test_weekly_page_and_email_fit_phone_and_desktop_in_light_and_dark(archive: Archive) -> None:
+    folder = archive.public / "weekly" / "2010-W03"
+    email_html = (folder / "email.html").read_text(encoding="utf-8")
+    card_colours = {}
+    with chromium() as browser:
+        for scheme in ("light", "dark"):
+            for width in (375, 1280):
+                page = browser.new_page(  # type: ignore[attr-defined]
+                    viewport={"width": width, "height": 900}, color_scheme=scheme
+                )
+                # Only the built files themselves: thumbnails stay offline.
+                page.route(
+                    "**/*",
+                    lambda route: (
+                        route.continue_()
+                        if route.request.url.startswith("file:")
+                        else route.abort()
+                    ),
+                )
+                page.goto((folder / "index.html").as_uri())
+                overflow = "document.documentElement.scrollWidth - window.innerWidth"
+                assert page.evaluate(overflow) <= 0, f"page at {width}px, {scheme}"
+                page.set_content(email_html, wait_until="domcontentloaded")
+                assert page.evaluate(overflow) <= 0, f"email at {width}px, {scheme}"
+                card_colours[scheme] = page.eval_on_selector(
+                    ".card", "card => getComputedStyle(card).backgroundColor"
+                )
+                page.close()
+    assert card_colours == {"light": "rgb(255, 255, 255)", "dark": "rgb(26, 30, 39)"}
