@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -165,21 +166,46 @@ class _CachedRender:
             )
             for digest, previous, following in neighbours(digests)
         ]
-        cached = {key: self.cache.load(key) for key, _ in plans}
-        missing = [task for key, task in plans if not self._usable(cached[key])]
-        fresh = iter(_run(_render_issue, missing, workers))
-        for done, ((key, _), digest) in enumerate(zip(plans, digests, strict=True), start=1):
-            output = cached[key]
-            if not self._usable(output):
-                output = next(fresh)
-                self.cache.store(key, output)
-            assert isinstance(output, _IssueOutput)
-            self._link(key, output.files)
-            self.used_blobs.update(sha for sha, _ in output.feed_content.values())
+        rendered, outputs = self._outputs(plans, _render_issue, workers)
+        for done, (output, digest) in enumerate(zip(outputs, digests, strict=True), start=1):
             self.feed_content[digest.date] = output.feed_content
             if progress:
                 progress(done, len(plans))
-        return len(missing)
+        return rendered
+
+    def _outputs(
+        self,
+        plans: Sequence[tuple[str, _Task]],
+        render: Callable[[_Task], _IssueOutput],
+        workers: int | None,
+    ) -> tuple[int, Iterator[_IssueOutput]]:
+        """How many plans the cache lacks, and each plan's output in order (from the cache,
+        or rendered, in a process pool when many are missing), linked into the stage."""
+        cached = {key: self.cache.load(key) for key, _ in plans}
+        missing = [task for key, task in plans if not self._usable(cached[key])]
+        fresh = iter(_run(render, missing, workers))
+
+        def outputs() -> Iterator[_IssueOutput]:
+            for key, _ in plans:
+                output = cached[key]
+                if not self._usable(output):
+                    output = next(fresh)
+                    self.cache.store(key, output)
+                assert isinstance(output, _IssueOutput)
+                self._link(key, output.files)
+                self.used_blobs.update(sha for sha, _ in output.feed_content.values())
+                yield output
+
+        return len(missing), outputs()
+
+    def _cached_files(self, key: str, render: Callable[[], Files]) -> None:
+        """Link the files cached under `key`, rendering and caching them first if missing."""
+        listing = self.cache.load(key)
+        if not self._usable_files(listing):
+            listing = self.cache.put_files(render())
+            self.cache.store(key, listing)
+        assert isinstance(listing, dict)
+        self._link(key, listing)
 
     def feeds(self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]) -> None:
         """The subscription feeds (always rendered: the newest entries), and the archive
@@ -193,13 +219,9 @@ class _CachedRender:
                 *(self.source_key[digest.date] for digest in chunk.digests),
                 *(updated[digest.date].isoformat() for digest in chunk.dated_by),
             )
-            listing = self.cache.load(key)
-            if not self._usable_files(listing):
-                page = feeds.archive_page_files(chunk, self.settings, updated, content)
-                listing = self.cache.put_files(page)
-                self.cache.store(key, listing)
-            assert isinstance(listing, dict)
-            self._link(key, listing)
+            self._cached_files(
+                key, partial(feeds.archive_page_files, chunk, self.settings, updated, content)
+            )
 
     def weekly_editions(
         self,
@@ -217,19 +239,10 @@ class _CachedRender:
             )
             for week in weeks
         ]
-        cached = {key: self.cache.load(key) for key, _ in plans}
-        missing = [task for key, task in plans if not self._usable(cached[key])]
-        fresh = iter(_run(_render_week, missing, workers))
-        content: dict[weekly.Week, FileList] = {}
-        for key, task in plans:
-            output = cached[key]
-            if not self._usable(output):
-                output = next(fresh)
-                self.cache.store(key, output)
-            assert isinstance(output, _IssueOutput)
-            self._link(key, output.files)
-            self.used_blobs.update(sha for sha, _ in output.feed_content.values())
-            content[task.week.week] = output.feed_content
+        _, outputs = self._outputs(plans, _render_week, workers)
+        content = {
+            week.week: output.feed_content for week, output in zip(weeks, outputs, strict=True)
+        }
 
         def entry_html(week: weekly.WeekDigests) -> str:
             return self._blob_text(content[week.week])
@@ -245,13 +258,9 @@ class _CachedRender:
                     for w in chunk.dated_by
                 ),
             )
-            listing = self.cache.load(key)
-            if not self._usable_files(listing):
-                page = weekly.archive_page_files(chunk, self.settings, updated, entry_html)
-                listing = self.cache.put_files(page)
-                self.cache.store(key, listing)
-            assert isinstance(listing, dict)
-            self._link(key, listing)
+            self._cached_files(
+                key, partial(weekly.archive_page_files, chunk, self.settings, updated, entry_html)
+            )
 
     def _keys(self, week: weekly.WeekDigests) -> tuple[str, ...]:
         return tuple(self.source_key[digest.date] for digest in week.digests)
