@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a problem in the user's input, 2 a usage error (typer's
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import json
 import os
@@ -17,12 +18,20 @@ from typing import Annotated
 
 import typer
 
+from newsletter import __version__, weekly
 from newsletter import build as build_module
+from newsletter import init as init_module
 from newsletter import send as send_module
 from newsletter import serve as serve_module
-from newsletter import weekly
 from newsletter.cache import CACHE_DIR_ENV, DEFAULT_CACHE_DIR
-from newsletter.config import load_settings
+from newsletter.config import (
+    CONFIG_FILE,
+    PLACEHOLDER_SETTINGS,
+    SETTING_HELP,
+    load_settings,
+    placeholder_warnings,
+    settings_from,
+)
 from newsletter.errors import DigestError, NewsletterError, Problem, SendError
 from newsletter.model import digest_as_dict
 from newsletter.parse import parse_file, parse_files
@@ -33,6 +42,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"newsletter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass  # the options above are the whole of it; typer calls this before any command
+
 
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of digest files.")]
 OutputOption = Annotated[Path, typer.Option("--output", help="Folder the site is written to.")]
@@ -56,11 +84,57 @@ class CheckFormat(enum.StrEnum):
     github = "github"
 
 
+# No `exists=True`: a missing file is a problem in the user's input (exit 1, reported as
+# `path: message` by the parser), not a usage error (typer's exit 2).
 DigestPaths = Annotated[
-    list[Path] | None,
-    typer.Argument(help="Digest files or folders (default: seeds/).", exists=True),
+    list[Path] | None, typer.Argument(help="Digest files or folders (default: seeds/).")
 ]
-DigestFile = Annotated[Path, typer.Argument(help="One digest file.", exists=True, dir_okay=False)]
+DigestFile = Annotated[Path, typer.Argument(help="One digest file.")]
+
+
+NewConfigOption = Annotated[Path, typer.Option("--config", help="The settings file to write.")]
+# What `init` asks when it cannot guess it, and only on a terminal: scripts pass options.
+INIT_QUESTIONS = {
+    "base_url": "Where will the site be published (its https:// URL)?",
+    "email_from": "Which address sends the email issues (e.g. Name <you@example.org>)?",
+}
+
+
+@app.command()
+def init(
+    config: NewConfigOption = Path(CONFIG_FILE),
+    base_url: BaseUrlOption = None,
+    email_from: Annotated[
+        str | None, typer.Option("--email-from", help="Sender of the email issues.")
+    ] = None,
+) -> None:
+    """Write a commented newsletter.toml with every setting and its default.
+
+    base_url and feed_id_authority are guessed from a GitHub `origin` remote; on a terminal
+    it asks only for what it could not guess (an empty answer keeps the default).
+    """
+    if config.exists():
+        raise fail(NewsletterError(f"{config}: already exists; not overwritten"))
+    remote, year = init_module.origin_remote_url(Path.cwd()), dt.date.today().year
+    options = (("base_url", base_url), ("email_from", email_from))
+    answers = {name: value for name, value in options if value is not None}
+    values, notes = init_module.starter_values(remote, year, answers)
+    if sys.stdin.isatty():
+        for name, question in INIT_QUESTIONS.items():
+            if name not in values and (answer := typer.prompt(question, default="").strip()):
+                answers[name] = answer
+        values, notes = init_module.starter_values(remote, year, answers)
+    try:
+        settings_from(values, config)
+        init_module.write_new_file(config, init_module.starter_config(values, notes))
+    except NewsletterError as error:
+        raise fail(error) from None
+    typer.echo(f"wrote {config}: every setting, with its default and what it is for")
+    for name, value in values.items():
+        typer.echo(f"  {name} = {init_module.toml_value(value)}  ({notes.get(name, 'given')})")
+    for name in PLACEHOLDER_SETTINGS:
+        if name not in values:
+            typer.echo(f"before publishing, set {name} in {config}: {SETTING_HELP[name]}")
 
 
 @app.command()
@@ -91,9 +165,14 @@ def check(
         raise typer.Exit(1)
     for digest in digests:
         typer.echo(
-            f"{digest.source_path}: {digest.date} · {len(digest.papers)} papers · "
-            f"{digest.total_votes} votes"
+            f"{digest.source_path}: {digest.date} · {counted(len(digest.papers), 'paper')} · "
+            f"{counted(digest.total_votes, 'vote')}"
         )
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 paper`, `2 papers`: a count with its noun in English's singular or plural."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def github_annotation(problem: Problem) -> str:
@@ -124,7 +203,8 @@ def parse(
     if as_json:
         typer.echo(json.dumps(digest_as_dict(digest), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{digest.date}: {len(digest.papers)} papers, {digest.total_votes} votes")
+    papers, votes = counted(len(digest.papers), "paper"), counted(digest.total_votes, "vote")
+    typer.echo(f"{digest.date}: {papers}, {votes}")
     for paper in digest.papers:
         typer.echo(f"  {paper.votes:>4}  {paper.title}")
 
@@ -164,6 +244,8 @@ def build(
         raise typer.Exit(1)
     try:
         settings = load_settings(config, base_url=base_url)
+        for warning in placeholder_warnings(settings):
+            typer.echo(warning, err=True)
         with _progress_bar("building") as progress:
             report = build_module.build(
                 seeds, output, settings, cache_dir=cache_dir, progress=progress
@@ -171,7 +253,7 @@ def build(
     except NewsletterError as error:
         raise fail(error) from None
     typer.echo(
-        f"built {report.issues} issues into {output}: {report.rendered} rendered, "
+        f"built {counted(report.issues, 'issue')} into {output}: {report.rendered} rendered, "
         f"{report.reused} reused, {report.seconds:.2f} s"
     )
 
@@ -249,7 +331,7 @@ def _print_dry_run(plan: send_module.Plan) -> None:
     typer.echo(f"issue:   {plan.issue_name}  {issue['Subject']}")
     typer.echo(f"from:    {issue['From']}")
     typer.echo(
-        f"to:      {len(plan.pending)} of {len(plan.recipients)} recipients "
+        f"to:      {len(plan.pending)} of {counted(len(plan.recipients), 'recipient')} "
         f"({len(plan.already_delivered)} already delivered per the ledger)"
     )
     done = {address.lower() for address in plan.already_delivered}
@@ -278,7 +360,7 @@ def _print_report(report: send_module.Report, plan: send_module.Plan) -> None:
     skipped = report.with_status("skipped")
     typer.echo(
         f"{plan.issue_name}: sent to {len(accepted)}, "
-        f"{len(skipped)} already delivered, of {len(report.outcomes)} recipients"
+        f"{len(skipped)} already delivered, of {counted(len(report.outcomes), 'recipient')}"
     )
     for status, label in (("refused", "refused (permanent)"), ("failed", "failed (temporary)")):
         for outcome in report.with_status(status):

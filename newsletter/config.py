@@ -8,7 +8,7 @@ import importlib.util
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,12 @@ CSS_INLINERS = ("premailer", "css-inline")
 _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
 )
+
+
+def _kind_of_value(expected: type) -> str:
+    """The type a setting expects, in the words of someone writing TOML."""
+    kinds = {str: "text in quotes", int: "a whole number", float: "a number"}
+    return kinds.get(expected, f"a {expected.__name__}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,55 @@ class Settings:
         return repr(dataclasses.astuple(self))
 
 
+# Every setting in one line of the owner's words. `newsletter init` writes each above its
+# default in newsletter.toml; a test fails while a Settings field is missing here, so a new
+# setting is documented where a newcomer will read it.
+SETTING_HELP: dict[str, str] = {
+    "title": "Title of the feeds, the web archive and every email issue.",
+    "subtitle": "One line under the title, in the feeds and on the site.",
+    "base_url": "Where the site is published; every link in feeds and email is absolute.",
+    "author_name": "The feeds' author.",
+    "author_email": "The feeds' author's e-mail address, shown in the feeds; '' for none.",
+    "language": "Language tag of the digests (RFC 5646), e.g. 'ko'.",
+    "timezone": "Time zone whose days the digests' dates are (an IANA name).",
+    "feed_entries": (
+        "Newest issues in feed.xml, rss.xml and feed.json (weeks in weekly.xml); "
+        "older ones stay archived."
+    ),
+    "weekly_papers": "Papers in a weekly edition, most voted first (1 to 100).",
+    "feed_id_authority": (
+        "RFC 4151 tag authority of every feed id: a domain you own, a comma, a year. "
+        "Set it once, never change it (readers would show every issue again)."
+    ),
+    "email_from": "Sender of the email issues: an address your SMTP server lets you send from.",
+    "unsubscribe_url": "RFC 8058 one-click unsubscribe URL (https, takes a POST); '' for none.",
+    "unsubscribe_mailto": "An address readers can mail to unsubscribe; '' for none.",
+    "icon": "Absolute URL of a small square icon for the feeds; '' for none.",
+    "logo": "Absolute URL of a wide logo for the feeds; '' for none.",
+    "templates_dir": "A folder of your own templates, searched before the built-in ones.",
+    "send_rate": "Messages sent per second at most.",
+    "css_inliner": "'premailer', or 'css-inline': about 15x faster (pip install '.[fast]').",
+}
+
+# Settings whose defaults only stand in until the owner sets their own: a published site
+# should not keep them (`placeholder_warnings`).
+PLACEHOLDER_SETTINGS = ("feed_id_authority", "email_from")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def placeholder_warnings(settings: Settings) -> list[str]:
+    """One warning per placeholder setting still at its default, when the site is built for
+    somewhere other than this machine."""
+    if urlsplit(settings.base_url).hostname in LOCAL_HOSTS:
+        return []
+    return [
+        f"warning: setting '{name}' still holds the placeholder {getattr(settings, name)!r}; "
+        f"set yours in {CONFIG_FILE} (`newsletter init` writes one)"
+        for name in PLACEHOLDER_SETTINGS
+        if getattr(settings, name) == getattr(Settings, name)
+    ]
+
+
 def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
     """Defaults, then the TOML file (if any), then non-None overrides; all validated together."""
     values: dict[str, Any] = {}
@@ -76,6 +131,16 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
     if config_path is not None or path.exists():
         values.update(_read_toml(path, problems))
     values.update({key: value for key, value in overrides.items() if value is not None})
+    return settings_from(values, path, problems)
+
+
+def settings_from(
+    values: Mapping[str, Any], source: Path, problems: Sequence[str] = ()
+) -> Settings:
+    """Settings from raw values (a TOML table, options), each problem named by its setting
+    and prefixed with `source`; `problems` are ones already found reading the source."""
+    values = dict(values)
+    problems = list(problems)
     known = {field.name: field for field in fields(Settings)}
     for key in sorted(set(values) - set(known)):
         problems.append(f"unknown setting '{key}' (known: {', '.join(known)})")
@@ -85,15 +150,15 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             values[key] = float(value)
         elif not isinstance(value, expected) or isinstance(value, bool):
-            problems.append(f"setting '{key}' must be a {expected.__name__}, found {value!r}")
+            problems.append(f"setting '{key}' must be {_kind_of_value(expected)}, found {value!r}")
     if problems:
-        raise ConfigError(_message(path, problems))
+        raise ConfigError(_message(source, problems))
     if not str(values.get("base_url", Settings.base_url)).endswith("/"):
         values["base_url"] = values["base_url"] + "/"
     settings = Settings(**values)
     problems = list(_validate(settings))
     if problems:
-        raise ConfigError(_message(path, problems))
+        raise ConfigError(_message(source, problems))
     return settings
 
 

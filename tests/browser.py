@@ -11,8 +11,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
+
+# Stands in for every image from the internet: the tests never reach the network.
+PLACEHOLDER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="648">'
+    b'<rect width="100%" height="100%" fill="#c9b8a8"/></svg>'
+)
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -47,3 +54,15 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def offline(page: Any, site: str) -> None:
+    """Let a Playwright page load what is under `site`; answer anything else with PLACEHOLDER."""
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(site)
+            else route.fulfill(body=PLACEHOLDER, content_type="image/svg+xml")
+        ),
+    )

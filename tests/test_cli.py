@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -112,9 +113,7 @@ def test_check_without_a_seeds_folder_exits_1(
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param(["check", "no-such-file.txt"], id="check-missing-path"),
         pytest.param(["parse"], id="parse-without-file"),
-        pytest.param(["parse", "seeds"], id="parse-a-folder"),
         pytest.param(["parse", "seeds/000_ead36ab510c9cfc0.txt", "--yaml"], id="unknown-option"),
         pytest.param(["frobnicate"], id="unknown-command"),
     ],
@@ -179,3 +178,51 @@ def test_parse_of_a_bad_digest_prints_its_problems_and_exits_1() -> None:
     assert result.stderr.endswith(
         'date-does-not-exist.txt:1: the date "2024-02-30" does not exist\n'
     )
+
+
+ONE_PAPER = """## Daily Papers (2024-05-22)
+
+### [A lone paper](https://arxiv.org/abs/2405.12250)
+
+Vote: 1
+
+Authors: First Author
+
+- Its one summary bullet.
+"""
+
+
+def test_one_paper_one_vote_and_one_issue_are_singular(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "one.txt").write_text(ONE_PAPER, encoding="utf-8")
+    checked = run_module("check", cwd=tmp_path)
+    assert checked.stdout == "seeds/one.txt: 2024-05-22 · 1 paper · 1 vote\n"
+    parsed = run_module("parse", "seeds/one.txt", cwd=tmp_path)
+    assert parsed.stdout.splitlines()[0] == "2024-05-22: 1 paper, 1 vote"
+    built = run_module("build", "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith("built 1 issue into public:")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check", "missing-folder"], ["parse", "missing.txt"], ["build", "--seeds", "missing-folder"]],
+)
+def test_a_missing_file_or_folder_is_an_input_problem_exit_1(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = run_module(*command, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("missing") and len(result.stderr.splitlines()) == 1
+
+
+def test_parse_of_a_folder_is_an_input_problem_exit_1(tmp_path: Path) -> None:
+    result = run_module("parse", ".", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (1, ".: cannot read the file: Is a directory\n")
+
+
+def test_version_prints_the_installed_package_version(tmp_path: Path) -> None:
+    result = run_module("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == f"newsletter {importlib.metadata.version('daily-papers-newsletter')}\n"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import chromium
+from browser import chromium, offline
 from golden import assert_matches_golden
 from site_pages import broken_links, read_page, snapshot
 
@@ -200,10 +200,6 @@ def test_failed_build_leaves_the_previous_output_untouched(
 
 # --- in a real browser -------------------------------------------------------------------
 
-PLACEHOLDER = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="648">'
-    b'<rect width="100%" height="100%" fill="#c9b8a8"/></svg>'
-)
 WIDTHS = (375, 1280)
 
 
@@ -235,15 +231,7 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
                 page = browser.new_page(  # type: ignore[attr-defined]
                     viewport={"width": width, "height": 900}, color_scheme=scheme
                 )
-                # Stand-in images: the tests never reach the network.
-                page.route(
-                    "**/*",
-                    lambda route: (
-                        route.continue_()
-                        if route.request.url.startswith(served)
-                        else route.fulfill(body=PLACEHOLDER, content_type="image/svg+xml")
-                    ),
-                )
+                offline(page, served)
                 for path, titles in expected_titles.items():
                     page.goto(served + path)
                     overflow = page.evaluate(
