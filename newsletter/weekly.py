@@ -139,13 +139,19 @@ class Pick:
 
 def ranked(digests: Sequence[Digest]) -> list[Pick]:
     """The week's papers by votes, most first; ties keep the earlier digest first, then the
-    digest's own order (sorted() is stable over papers listed in that order)."""
+    digest's own order (sorted() is stable over papers listed in that order). A paper listed
+    on two days (the same link) counts once, where it ranks highest."""
     in_order = [
         Pick(paper, digest)
         for digest in sorted(digests, key=lambda d: d.date)
         for paper in digest.papers
     ]
-    return sorted(in_order, key=lambda pick: -pick.paper.votes)
+    picks, seen = [], set()
+    for pick in sorted(in_order, key=lambda pick: -pick.paper.votes):
+        if pick.paper.link not in seen:
+            seen.add(pick.paper.link)
+            picks.append(pick)
+    return picks
 
 
 @dataclass(frozen=True)
