@@ -18,6 +18,7 @@ from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
 CSS_INLINERS = ("premailer", "css-inline")
+MAX_WEEKLY_PAPERS = 15  # about 5 KB of email each: 15 stay under Gmail's 102 KB clip
 # RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
 _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
@@ -89,7 +90,7 @@ SETTING_HELP: dict[str, str] = {
         "Newest issues in feed.xml, rss.xml and feed.json (weeks in weekly.xml); "
         "older ones stay archived."
     ),
-    "weekly_papers": "Papers in a weekly edition, most voted first (1 to 100).",
+    "weekly_papers": "Papers in a weekly edition, most voted first (1 to 15).",
     "feed_id_authority": (
         "RFC 4151 tag authority of every feed id: a domain you own, a comma, a year. "
         "Set it once, never change it (readers would show every issue again)."
@@ -196,9 +197,10 @@ def _validate(settings: Settings) -> list[str]:
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
-    if not 1 <= settings.weekly_papers <= 100:
+    if not 1 <= settings.weekly_papers <= MAX_WEEKLY_PAPERS:
         problems.append(
-            f"setting 'weekly_papers' must be from 1 to 100, found {settings.weekly_papers}"
+            f"setting 'weekly_papers' must be from 1 to {MAX_WEEKLY_PAPERS} "
+            f"(the email stays under Gmail's 102 KB clip), found {settings.weekly_papers}"
         )
     if not _TAGGING_ENTITY.fullmatch(settings.feed_id_authority):
         problems.append(

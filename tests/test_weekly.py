@@ -25,11 +25,11 @@ from site_pages import broken_links, read_page, snapshot
 from test_benchmark_data import load_benchmark
 from typer.testing import CliRunner
 
-from newsletter import weekly
+from newsletter import send, weekly
 from newsletter.build import build
 from newsletter.cli import app
-from newsletter.config import Settings, load_settings
-from newsletter.errors import ConfigError
+from newsletter.config import MAX_WEEKLY_PAPERS, Settings, load_settings
+from newsletter.errors import ConfigError, SendError
 from newsletter.model import Digest, Paper
 from newsletter.parse import parse_files
 from newsletter.weekly import Week
@@ -118,12 +118,12 @@ def test_weeks_are_iso_weeks_whose_year_may_differ_from_the_calendar_year() -> N
         assert Week.from_name(name) is None, name
 
 
-@pytest.mark.parametrize("value", [0, -1, 101])
+@pytest.mark.parametrize("value", [0, -1, 16])
 def test_weekly_papers_out_of_range_is_a_setting_named_error(tmp_path: Path, value: int) -> None:
     config = tmp_path / "newsletter.toml"
     config.write_text(f"weekly_papers = {value}\n", encoding="utf-8")
     with pytest.raises(
-        ConfigError, match=f"setting 'weekly_papers' must be from 1 to 100, found {value}"
+        ConfigError, match=rf"setting 'weekly_papers' must be from 1 to 15 \(.*\), found {value}"
     ):
         load_settings(config)
 
@@ -154,17 +154,14 @@ def digests_of_archive(archive: Archive) -> list[Digest]:
 
 
 def test_every_finished_week_and_only_those_has_a_page_and_an_email(archive: Archive) -> None:
-    built = sorted(path.name for path in (archive.public / "weekly").iterdir())
+    built = sorted(path.parent.name for path in archive.public.glob("weekly/*/index.html"))
     assert built == FINISHED
     for name in built:
-        folder = archive.public / "weekly" / name
-        assert {p.name for p in folder.iterdir()} == {
-            "index.html",
-            "email.html",
-            "email.txt",
-            "issue.eml",
-        }
+        email = send.built_issue_path(archive.public, name).parent
+        assert {"email.html", "email.txt", "issue.eml"} <= {p.name for p in email.iterdir()}
     assert not (archive.public / "weekly" / "2010-W09").exists()  # 2010-03-01 is still open
+    with pytest.raises(SendError, match="no built issue for 2010-W09"):
+        send.built_issue_path(archive.public, "2010-W09")
 
 
 def test_a_page_ranks_the_weeks_papers_like_an_independent_sort(
@@ -358,7 +355,7 @@ def test_editing_a_digest_renders_again_only_its_own_week(
 
 def weekly_message(public: Path, name: str) -> EmailMessage:
     message = message_from_bytes(
-        (public / "weekly" / name / "issue.eml").read_bytes(), policy=default_policy
+        send.built_issue_path(public, name).read_bytes(), policy=default_policy
     )
     assert isinstance(message, EmailMessage)
     return message
@@ -366,7 +363,7 @@ def weekly_message(public: Path, name: str) -> EmailMessage:
 
 def test_email_edition_meets_the_daily_issues_bar(archive: Archive) -> None:
     for name in FINISHED:
-        raw = (archive.public / "weekly" / name / "issue.eml").read_bytes()
+        raw = send.built_issue_path(archive.public, name).read_bytes()
         assert len(raw) < GMAIL_CLIP_BYTES, name
         message = weekly_message(archive.public, name)
         assert message.get_content_type() == "multipart/alternative"
@@ -383,6 +380,16 @@ def test_email_edition_meets_the_daily_issues_bar(archive: Archive) -> None:
     message = weekly_message(archive.public, "2010-W03")
     assert str(message["Subject"]).startswith("[Daily Papers 주간] 2010년 1월 18일–24일 · ")
     assert message["Date"] == "Mon, 25 Jan 2010 00:00:00 +0900"
+
+
+def test_the_most_weekly_papers_allowed_still_fit_gmails_clip(
+    digests_of_archive: list[Digest], settings: Settings
+) -> None:
+    most = dataclasses.replace(settings, weekly_papers=MAX_WEEKLY_PAPERS)
+    for week in weekly.finished_weeks(digests_of_archive):
+        message = weekly.email_files(weekly.edition(week, most), most)
+        size = len(message[f"{weekly.email_folder(week.week)}issue.eml"])
+        assert size < GMAIL_CLIP_BYTES, f"{week.week.slug}: {size} bytes"
 
 
 class Inbox:
@@ -454,7 +461,9 @@ def test_weeks_command_lists_the_finished_weeks(archive: Archive) -> None:
 
 def test_weekly_page_and_email_fit_phone_and_desktop_in_light_and_dark(archive: Archive) -> None:
     folder = archive.public / "weekly" / "2010-W03"
-    email_html = (folder / "email.html").read_text(encoding="utf-8")
+    email_html = (
+        send.built_issue_path(archive.public, "2010-W03").parent / "email.html"
+    ).read_text(encoding="utf-8")
     card_colours = {}
     with chromium() as browser:
         for scheme in ("light", "dark"):
