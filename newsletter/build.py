@@ -215,9 +215,9 @@ class _CachedRender:
         for chunk in feeds.archive_chunks(digests, self.settings.feed_entries):
             key = hash_parts(
                 self.context,
-                f"archive page {chunk.number} full={chunk.full}",
+                f"archive page {chunk.number} next={chunk.has_next}",
                 *(self.source_key[digest.date] for digest in chunk.digests),
-                *(updated[digest.date].isoformat() for digest in chunk.dated_by),
+                *(updated[digest.date].isoformat() for digest in chunk.digests),
             )
             self._cached_files(
                 key, partial(feeds.archive_page_files, chunk, self.settings, updated, content)
@@ -251,11 +251,11 @@ class _CachedRender:
         for chunk in feeds.archive_chunks(weeks, self.settings.feed_entries):
             key = hash_parts(
                 self.context,
-                f"weekly archive page {chunk.number} full={chunk.full}",
+                f"weekly archive page {chunk.number} next={chunk.has_next}",
                 *(self._week_key(week) for week in chunk.digests),
                 *(
                     weekly.updated_time(w, self.settings, updated).isoformat()
-                    for w in chunk.dated_by
+                    for w in chunk.digests
                 ),
             )
             self._cached_files(

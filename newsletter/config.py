@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.characters import unwritable_characters
 from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
 CSS_INLINERS = ("premailer", "css-inline")
 MAX_WEEKLY_PAPERS = 15  # about 5 KB of email each: 15 stay under Gmail's 102 KB clip
+ICON_PATH = "icon.png"  # the site's mark, 144×144: the most RSS 2.0 allows for <image>
+_NOON = dt.time(12, 0)
+_CLOCK_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 # RFC 4151 §2.1: taggingEntity = (DNSname / emailAddress) "," date (YYYY[-MM[-DD]]).
 _TAGGING_ENTITY = re.compile(
     r"(?:[a-z0-9._-]+@)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?,\d{4}(?:-\d{2}(?:-\d{2})?)?"
@@ -41,6 +45,7 @@ class Settings:
     author_email: str = ""
     language: str = "ko"
     timezone: str = "Asia/Seoul"
+    publish_time: str = ""  # "HH:MM" in `timezone` that issues are dated; empty: 12:00 UTC
     feed_entries: int = 30
     weekly_papers: int = 10  # papers in a weekly edition, most voted first
     # RFC 4151 tagging entity ("name,date") for feed and entry ids. Deliberately not the
@@ -62,13 +67,28 @@ class Settings:
     def issue_url(self, slug: str) -> str:
         return self.url(f"issues/{slug}/")
 
+    def icon_url(self) -> str:
+        """The feeds' icon and the site's favicon: the `icon` setting, else the site's mark."""
+        return self.icon or self.url(ICON_PATH)
+
+    def logo_url(self) -> str:
+        """The feeds' logo (RSS <image>, JSON Feed icon): `logo`, else the site's mark."""
+        return self.logo or self.url(ICON_PATH)
+
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
     def published_time(self, date: dt.date) -> dt.datetime:
-        """When an issue is published: midnight of its day in the configured zone, never now."""
-        return dt.datetime.combine(date, dt.time(0, 0), tzinfo=self.zone)
+        """When an issue is published, shown in the configured zone; never now.
+
+        `publish_time` on its day when set; else 12:00 UTC of that day, which is still that
+        day from UTC−11 to UTC+11, so feed readers in UTC, Seoul or California all show the
+        digest's own date (midnight in Seoul was the day before in UTC)."""
+        if self.publish_time:
+            moment = dt.time.fromisoformat(self.publish_time)
+            return dt.datetime.combine(date, moment, tzinfo=self.zone)
+        return dt.datetime.combine(date, _NOON, tzinfo=dt.UTC).astimezone(self.zone)
 
     def fingerprint(self) -> str:
         """Settings as a stable string, for cache keys."""
@@ -86,9 +106,13 @@ SETTING_HELP: dict[str, str] = {
     "author_email": "The feeds' author's e-mail address, shown in the feeds; '' for none.",
     "language": "Language tag of the digests (RFC 5646), e.g. 'ko'.",
     "timezone": "Time zone whose days the digests' dates are (an IANA name).",
+    "publish_time": (
+        "'HH:MM' in timezone that feeds and mail date each issue; '' for 12:00 UTC, "
+        "the digest's own date for readers from UTC-11 to UTC+11."
+    ),
     "feed_entries": (
-        "Newest issues in feed.xml, rss.xml and feed.json (weeks in weekly.xml); "
-        "older ones stay archived."
+        "Issues per RFC 5005 archive page; feed.xml, rss.xml and feed.json hold the newest "
+        "feed_entries to 2 x feed_entries - 1 (weekly.xml: weeks, likewise)."
     ),
     "weekly_papers": "Papers in a weekly edition, most voted first (1 to 15).",
     "feed_id_authority": (
@@ -98,8 +122,8 @@ SETTING_HELP: dict[str, str] = {
     "email_from": "Sender of the email issues: an address your SMTP server lets you send from.",
     "unsubscribe_url": "RFC 8058 one-click unsubscribe URL (https, takes a POST); '' for none.",
     "unsubscribe_mailto": "An address readers can mail to unsubscribe; '' for none.",
-    "icon": "Absolute URL of a small square icon for the feeds; '' for none.",
-    "logo": "Absolute URL of a wide logo for the feeds; '' for none.",
+    "icon": "Absolute URL of a small square icon for the feeds and pages; '' for the site's mark.",
+    "logo": "Absolute URL of a logo (GIF, JPEG or PNG) for the feeds; '' for the site's mark.",
     "templates_dir": "A folder of your own templates, searched before the built-in ones.",
     "send_rate": "Messages sent per second at most.",
     "css_inliner": "'premailer', or 'css-inline': about 15x faster (pip install '.[fast]').",
@@ -195,6 +219,17 @@ def _validate(settings: Settings) -> list[str]:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(f"setting 'timezone' is not a known time zone: {settings.timezone!r}")
+    for setting in fields(settings):
+        value = getattr(settings, setting.name)
+        for index, character in unwritable_characters(value if isinstance(value, str) else ""):
+            problems.append(
+                f"setting '{setting.name}' holds {character} at character {index + 1}; delete it"
+            )
+    if settings.publish_time and not _CLOCK_TIME.fullmatch(settings.publish_time):
+        problems.append(
+            "setting 'publish_time' must be a 24-hour time HH:MM like '07:00', "
+            f"found {settings.publish_time!r}"
+        )
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
     if not 1 <= settings.weekly_papers <= MAX_WEEKLY_PAPERS:

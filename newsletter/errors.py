@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from newsletter.characters import printable
+
 
 class NewsletterError(Exception):
     """A problem in the user's input (a digest, a setting, an address); the CLI exits 1."""
@@ -21,8 +23,8 @@ class Problem:
 
     def __str__(self) -> str:
         if self.line == 0:
-            return f"{self.path}: {self.message}"
-        return f"{self.path}:{self.line}: {self.message}"
+            return printable(f"{self.path}: {self.message}")
+        return printable(f"{self.path}:{self.line}: {self.message}")
 
 
 class DigestError(NewsletterError):

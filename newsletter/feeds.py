@@ -34,6 +34,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 HISTORY_NAMESPACE = "http://purl.org/syndication/history/1.0"  # RFC 5005 §5
 GENERATOR = "daily-papers-newsletter"
 DAILY_PAPERS_CATEGORY = ("daily-papers", "Daily Papers")
+MARK_SIZE = 144  # pixels, templates/site/icon.png
 _Item = TypeVar("_Item")
 
 
@@ -74,12 +75,12 @@ class IssueEntry:
 
 @dataclass(frozen=True)
 class ArchivePage:
-    """One RFC 5005 archive document: `entries` newest first. A full page is final: its
-    entries and links (including `next-archive`) never change as digests arrive."""
+    """One RFC 5005 archive document: `entries` newest first, never changing once published;
+    `has_next` once the archive page after it exists."""
 
     number: int
     entries: tuple[IssueEntry, ...]
-    full: bool
+    has_next: bool
     updated: dt.datetime
 
 
@@ -95,13 +96,12 @@ ContentSource = Callable[[Digest], str]
 
 @dataclass(frozen=True)
 class ArchiveChunk(Generic[_Item]):
-    """The digests (or weeks) of one RFC 5005 archive page, oldest first, before rendering.
-    An empty page (the archive ends on a page boundary) is dated by the page before it."""
+    """The digests (or weeks) of one full RFC 5005 archive page, oldest first, before
+    rendering."""
 
     number: int
     digests: tuple[_Item, ...]
-    full: bool
-    dated_by: tuple[_Item, ...]
+    has_next: bool
 
 
 def feed_files(
@@ -126,14 +126,15 @@ def current_feed_files(
     updated: Mapping[dt.date, dt.datetime],
     content: ContentSource | None = None,
 ) -> dict[str, bytes]:
-    """feed.xml, rss.xml and feed.json: the newest `feed_entries` digests only."""
+    """feed.xml, rss.xml and feed.json: every digest no archive page holds, newest first."""
     if not digests:
         return {}  # no entry, so no `updated` a rebuild could reproduce
-    latest = digests[-settings.feed_entries :]
+    archive = archive_chunks(digests, settings.feed_entries)
+    latest = digests[len(archive) * settings.feed_entries :]
     current = tuple(
         issue_entry(d, settings, updated.get(d.date), content) for d in reversed(latest)
     )
-    newest_archive = len(archive_chunks(digests, settings.feed_entries)) or None
+    newest_archive = len(archive) or None
     return {
         FEED_PATH: subscription_atom(current, newest_archive, settings),
         RSS_PATH: rss_feed(current, settings),
@@ -142,18 +143,23 @@ def current_feed_files(
 
 
 def archive_chunks(digests: Sequence[_Item], page_size: int) -> list[ArchiveChunk[_Item]]:
-    """Digests older than the subscription feed's newest `page_size`, in pages of
-    `page_size` counted from the oldest, so a full page never changes again.
+    """Full pages of `page_size` digests, counted from the oldest, leaving the subscription
+    document between `page_size` and 2 × `page_size` − 1 of the newest.
 
-    A full page links `next-archive` to the page after it, so that page always exists,
-    even when it has no entry yet (the archive then ends on an exact page boundary)."""
-    archived = tuple(digests[: max(0, len(digests) - page_size)])
-    chunks: list[ArchiveChunk[_Item]] = []
-    for index in range(len(archived) // page_size + 1 if archived else 0):
-        chunk = archived[index * page_size : (index + 1) * page_size]
-        dated_by = chunk or chunks[-1].digests
-        chunks.append(ArchiveChunk(index + 1, chunk, len(chunk) == page_size, dated_by))
-    return chunks
+    RFC 5005 §4: the set of entries of an archive document SHOULD NOT change, so only full
+    pages are archived and a new issue only ever changes the subscription document. A page
+    links `next-archive` once the page after it exists (§4: SHOULD, unless there is none):
+    that one link is added to the newest archive page when the next is cut; its entries,
+    which clients may keep for good, never change."""
+    pages = max(0, len(digests) - page_size) // page_size
+    return [
+        ArchiveChunk(
+            number,
+            tuple(digests[(number - 1) * page_size : number * page_size]),
+            has_next=number < pages,
+        )
+        for number in range(1, pages + 1)
+    ]
 
 
 def archive_page_files(
@@ -164,8 +170,8 @@ def archive_page_files(
 ) -> dict[str, bytes]:
     """One archive document: depends only on its chunk, their times and the settings."""
     entries = [issue_entry(d, settings, updated.get(d.date), content) for d in chunk.digests]
-    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.dated_by)
-    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.full, page_updated)
+    page_updated = max(_entry_time(d, settings, updated.get(d.date)) for d in chunk.digests)
+    page = ArchivePage(chunk.number, tuple(reversed(entries)), chunk.has_next, page_updated)
     return {archive_path(page.number): archive_page_atom(page, settings)}
 
 
@@ -239,7 +245,7 @@ def archive_page_atom(page: ArchivePage, settings: Settings, channel: Channel = 
     ]
     if page.number > 1:
         links.append(Link(page_url(page.number - 1), "prev-archive", ATOM_TYPE))
-    if page.full:
+    if page.has_next:
         links.append(Link(page_url(page.number + 1), "next-archive", ATOM_TYPE))
     generator = _feed_generator(page.entries, settings, links, page.updated, channel)
     # RFC 5005 §4: fh:archive marks an archive document, whose entries do not change.
@@ -286,8 +292,9 @@ def json_feed(entries: Sequence[IssueEntry], settings: Settings) -> bytes:
         "language": settings.language,
         "authors": [{"name": settings.author_name}],
     }
-    if settings.icon:
-        document["favicon"] = settings.icon
+    # JSON Feed's icon is the large image (Atom's logo), its favicon the small one.
+    document["icon"] = settings.logo_url()
+    document["favicon"] = settings.icon_url()
     document["items"] = [_json_item(entry) for entry in entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
@@ -321,6 +328,7 @@ def _feed_generator(
 ) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
+    generator.load_extension("dc", atom=False, rss=True)  # Atom has its own <author>
     generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
     generator.id(feed_id(settings, channel))
     generator.title(settings.title + channel.title_suffix)
@@ -332,15 +340,21 @@ def _feed_generator(
         author["email"] = settings.author_email
     generator.author(author)
     generator.generator(GENERATOR, version=__version__)
-    if settings.icon:
-        generator.icon(settings.icon)
+    generator.icon(settings.icon_url())
     if settings.logo:
-        generator.logo(settings.logo)
+        generator.logo(settings.logo)  # also the RSS <image>, size unknown
+    else:  # the site's mark: RSS 2.0 <image> sizes, width at most 144
+        generator.image(settings.logo_url(), width=str(MARK_SIZE), height=str(MARK_SIZE))
     for link in links:
         generator.link(_link_fields(link))
     for entry in entries:
         # feedgen prepends by default; entries arrive newest first and must stay so.
-        _fill_feedgen_entry(generator.add_entry(order="append"), entry)
+        target = generator.add_entry(order="append")
+        _fill_feedgen_entry(target, entry)
+        # Readers (newsboat, rss2email) show an item's own author, not the feed's. RSS 2.0's
+        # <author> must be an e-mail address, so dc:creator names the author in RSS items.
+        target.author({"name": settings.author_name})
+        target.dc.dc_creator(settings.author_name)
     return generator
 
 

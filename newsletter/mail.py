@@ -18,10 +18,13 @@ from functools import cache
 from typing import Any, ClassVar
 
 from newsletter.config import Settings
+from newsletter.headers import folded_header
 from newsletter.model import Digest, Paper
+from newsletter.plaintext import wrap_text
 from newsletter.templating import environment, weekday
 
 AUTHORS_SHOWN = 5
+_RIGHT_TO_LEFT = {"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"}
 PREHEADER_PAPERS = 3
 SUBJECT_PREFIX = "[Daily Papers]"
 THUMBNAIL_WIDTH = 560
@@ -63,7 +66,7 @@ def edition_email_files(
     html = inline_css(
         env.get_template(html_template).render(context), settings.base_url, settings.css_inliner
     )
-    text = env.get_template(text_template).render(context)
+    text = wrap_text(env.get_template(text_template).render(context))
     message = compose_message(envelope, settings, html, text)
     return {
         folder + "email.html": html.encode("utf-8"),
@@ -97,7 +100,13 @@ def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
         "unsubscribe_url": settings.unsubscribe_url,
         "unsubscribe_mailto": settings.unsubscribe_mailto,
         "thumbnail_width": THUMBNAIL_WIDTH,
+        "text_direction": text_direction(settings.language),
     }
+
+
+def text_direction(language: str) -> str:
+    """ "rtl" for a language written right to left (its primary subtag), else "ltr"."""
+    return "rtl" if language.split("-")[0].lower() in _RIGHT_TO_LEFT else "ltr"
 
 
 def inline_css(html: str, base_url: str, inliner: str = "premailer") -> str:
@@ -202,7 +211,8 @@ def compose_message(envelope: Envelope, settings: Settings, html: str, text: str
     """The edition as one `multipart/alternative` message, plain text first (RFC 2046
     §5.1.4: the last part is the preferred one)."""
     message = EmailMessage(policy=default_policy)
-    message["Subject"] = envelope.subject  # RFC 2047 encoded words, added by the policy
+    # Stored as written: the policy's own folding could lose spaces between encoded words.
+    message.set_raw("Subject", folded_header("Subject", envelope.subject))
     message["From"] = settings.email_from
     message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
     message["Date"] = format_datetime(envelope.date)

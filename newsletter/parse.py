@@ -18,6 +18,7 @@ from markdown_it.helpers import parseLinkLabel
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
+from newsletter.characters import printable, unwritable_characters
 from newsletter.errors import DigestError, Problem
 from newsletter.model import Digest, Paper
 
@@ -44,6 +45,7 @@ _ARXIV = re.compile(r"https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/(?P<id>[0-9]{4}\
 _VIDEO_BLOCK = re.compile(r"\s*<div>\s*<video\b[^>]*>\s*</video>\s*</div>\s*", re.IGNORECASE)
 _VIDEO_SRC = re.compile(r"""<video\b[^>]*\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _VIDEO_FILE = re.compile(r"\.(?:mp4|webm|mov|m4v)(?:[?#].*)?$", re.IGNORECASE)
+_BRACKETED_HEADING = re.compile(r"\[(?P<text>.*)\]\((?P<url>[^\s()<>]+)\)")
 # CommonMark §2.4: a backslash before ASCII punctuation escapes it
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _AUTHOR_ELISION = "+"
@@ -110,6 +112,7 @@ def parse_text(text: str, path: str) -> Digest:
     if not blocks:
         raise DigestError([Problem(path, 1, "the file is empty; expected a digest")])
     problems = _Problems(path)
+    _report_unwritable_characters(text, problems)
     # A missing header is reported once; a first paper heading still counts as a paper.
     header, body = (None, blocks) if blocks[0].kind == "h3" else (blocks[0], blocks[1:])
     date = _parse_header(header, blocks[0].line, problems)
@@ -120,6 +123,13 @@ def parse_text(text: str, path: str) -> Digest:
     problems.raise_if_any()
     assert date is not None  # every way to miss it reported a problem
     return Digest(date=date, papers=tuple(papers), source_path=path)
+
+
+def _report_unwritable_characters(text: str, problems: _Problems) -> None:
+    """One problem for each character no output can carry, at its line and column."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        for index, character in unwritable_characters(line):
+            problems.report(number, f"{character} at column {index + 1}; delete it")
 
 
 def _top_level_blocks(tokens: Sequence[Token]) -> Iterator[_Block]:
@@ -307,7 +317,27 @@ def _inline_state(source: str) -> StateInline:
 
 def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
     """(link, title) from `### [title](url)`; the title is plain text, not Markdown."""
-    state = _inline_state(heading.source)
+    link_and_label = _commonmark_link(heading.source) or _unbalanced_link(heading.source)
+    if link_and_label is None:
+        problems.report(
+            heading.line,
+            f'a paper heading must be a link "### [title](https://…)", found "{heading.shown()}"',
+        )
+        return None
+    link, label = link_and_label
+    title = " ".join(_MARKDOWN_ESCAPE.sub(r"\1", label).split())
+    if not title:
+        problems.report(heading.line, "the paper heading has an empty title: [](…)")
+        return None
+    if not _is_web_url(link):
+        problems.report(heading.line, f'the paper link must be an http(s) URL, found "{link}"')
+        return None
+    return link, title
+
+
+def _commonmark_link(source: str) -> tuple[str, str] | None:
+    """(url, link text source) when the heading is exactly one CommonMark link."""
+    state = _inline_state(source)
     tokens = state.tokens
     is_one_link = (
         len(tokens) >= 2
@@ -316,24 +346,30 @@ def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
         and sum(token.type == "link_open" for token in tokens) == 1
     )
     if not is_one_link:
-        problems.report(
-            heading.line,
-            f'a paper heading must be a link "### [title](https://…)", found "{heading.shown()}"',
-        )
         return None
-    link = str(tokens[0].attrs.get("href", ""))
     # CommonMark finds where the link text ends (brackets may nest, code spans or escapes
     # may hide a "]"); the state's cache makes this second scan cheap.
     label_end = parseLinkLabel(state, 0)
-    title = _MARKDOWN_ESCAPE.sub(r"\1", heading.source[1:label_end])
-    title = " ".join(title.split())
-    if not title:
-        problems.report(heading.line, "the paper heading has an empty title: [](…)")
+    return str(tokens[0].attrs.get("href", "")), source[1:label_end]
+
+
+def _unbalanced_link(source: str) -> tuple[str, str] | None:
+    """(url, TEXT) for `[TEXT](URL)` whose TEXT has unbalanced brackets, which CommonMark
+    does not read as one link: digest generators copy titles such as "[Your Transformer ]
+    is Secretly [Linear" unescaped. TEXT holding "](" would be two links: still an error."""
+    match = _BRACKETED_HEADING.fullmatch(source)
+    if match is None or "](" in match["text"] or _brackets_balance(match["text"]):
         return None
-    if not _is_web_url(link):
-        problems.report(heading.line, f'the paper link must be an http(s) URL, found "{link}"')
-        return None
-    return link, title
+    return match["url"], match["text"]
+
+
+def _brackets_balance(text: str) -> bool:
+    depth = 0
+    for character in _MARKDOWN_ESCAPE.sub("", text):
+        depth += {"[": 1, "]": -1}.get(character, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _media(source: str) -> tuple[str, str] | None:
@@ -397,8 +433,9 @@ def _is_web_url(url: str) -> bool:
 
 
 def _shorten(text: str, limit: int = 60) -> str:
+    """`text` on one line, cut at `limit` characters, control characters escaped."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return printable(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def find_digest_files(paths: Iterable[Path]) -> list[Path]:

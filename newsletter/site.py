@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from newsletter.config import Settings
+from newsletter.config import ICON_PATH, Settings
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
-from newsletter.templating import environment
+from newsletter.templating import environment, template_bytes
 
 if TYPE_CHECKING:  # weekly.py renders its page through this module
     from newsletter.weekly import Week
@@ -82,6 +82,9 @@ def site_files(
         # GitHub Pages serves this page at any missing path: relative links would break.
         "404.html": render_page("site/404.html", settings, root=settings.url(), canonical_url=""),
         "style.css": render_page("site/style.css", settings),
+        # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
+        ICON_PATH: template_bytes(settings, "site/icon.png"),
+        "favicon.ico": template_bytes(settings, "site/favicon.ico"),
     }
 
 

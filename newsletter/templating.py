@@ -28,6 +28,16 @@ def template_folders(user_dir: str) -> list[Path]:
     return [*user, builtin_templates_dir()]
 
 
+def template_bytes(settings: Settings, name: str) -> bytes:
+    """A binary file shipped with the templates (an icon), from the user's folder first."""
+    for folder in template_folders(settings.templates_dir):
+        if (folder / name).is_file():
+            return (folder / name).read_bytes()
+    raise FileNotFoundError(
+        f"no {name} in {', '.join(map(str, template_folders(settings.templates_dir)))}"
+    )
+
+
 def environment(settings: Settings) -> jinja2.Environment:
     return _environment(settings.templates_dir)
 

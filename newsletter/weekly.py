@@ -109,8 +109,8 @@ def finished_weeks(digests: Sequence[Digest]) -> list[WeekDigests]:
 
 
 def published_time(week: Week, settings: Settings) -> dt.datetime:
-    """When a week's edition is published: the midnight it ends (Monday after), in the
-    configured zone; fixed, whenever the digest that finished it landed."""
+    """When a week's edition is published: the Monday after it, at the time issues are
+    dated; fixed, whenever the digest that finished it landed."""
     return settings.published_time(week.sunday + dt.timedelta(days=1))
 
 
@@ -252,6 +252,7 @@ def email_files(chosen: Edition, settings: Settings) -> Files:
         "unsubscribe_url": settings.unsubscribe_url,
         "unsubscribe_mailto": settings.unsubscribe_mailto,
         "thumbnail_width": mail.THUMBNAIL_WIDTH,
+        "text_direction": mail.text_direction(settings.language),
     }
     envelope = mail.Envelope(
         subject(chosen),
@@ -310,13 +311,13 @@ def feed_files(
     updated: Mapping[dt.date, dt.datetime],
     content: ContentSource,
 ) -> Files:
-    """weekly.xml: the newest `feed_entries` finished weeks, newest first."""
+    """weekly.xml: every finished week no archive page holds, newest first."""
     if not weeks:
         return {}  # no entry, so no `updated` a rebuild could reproduce
-    latest = weeks[-settings.feed_entries :]
+    archive = feeds.archive_chunks(weeks, settings.feed_entries)
+    latest = weeks[len(archive) * settings.feed_entries :]
     entries = [entry(week, settings, updated, content) for week in reversed(latest)]
-    newest_archive = len(feeds.archive_chunks(weeks, settings.feed_entries)) or None
-    atom = feeds.subscription_atom(entries, newest_archive, settings, CHANNEL)
+    atom = feeds.subscription_atom(entries, len(archive) or None, settings, CHANNEL)
     return {WEEKLY_FEED_PATH: atom}
 
 
@@ -326,10 +327,10 @@ def archive_page_files(
     updated: Mapping[dt.date, dt.datetime],
     content: ContentSource,
 ) -> Files:
-    """One RFC 5005 archive page of the weekly feed; a full one never changes again."""
+    """One RFC 5005 archive page of the weekly feed: its entries never change."""
     entries = [entry(week, settings, updated, content) for week in reversed(chunk.digests)]
-    page_updated = max(updated_time(week, settings, updated) for week in chunk.dated_by)
-    page = feeds.ArchivePage(chunk.number, tuple(entries), chunk.full, page_updated)
+    page_updated = max(updated_time(week, settings, updated) for week in chunk.digests)
+    page = feeds.ArchivePage(chunk.number, tuple(entries), chunk.has_next, page_updated)
     path = feeds.archive_path(page.number, CHANNEL)
     return {path: feeds.archive_page_atom(page, settings, CHANNEL)}
 

@@ -226,3 +226,17 @@ def test_version_prints_the_installed_package_version(tmp_path: Path) -> None:
     result = run_module("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout == f"newsletter {importlib.metadata.version('daily-papers-newsletter')}\n"
+
+
+def test_a_control_character_fails_check_and_build_alike_with_one_escaped_line(
+    seeds_copy: Path, tmp_path: Path
+) -> None:
+    path = next(seeds_copy.glob("000_*.txt"))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[Your Transformer", "[Your\x1b[2J Transformer"), "utf-8")
+    expected = f"{path.as_posix()}:3: a control character U+001B at column 10; delete it\n"
+    checked = runner.invoke(app, ["check", str(path)])
+    built = run_module("build", "--seeds", str(seeds_copy), "--output", "out", cwd=tmp_path)
+    assert (checked.exit_code, checked.stderr) == (1, expected)
+    assert (built.returncode, built.stderr) == (1, expected)
+    assert not (tmp_path / "out").exists()

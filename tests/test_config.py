@@ -24,11 +24,16 @@ from newsletter.errors import ConfigError
 def test_a_value_of_the_wrong_type_names_the_setting_and_the_kind_wanted(
     tmp_path: Path, line: str, message: str
 ) -> None:
-    config = tmp_path / "newsletter.toml"
+    assert config_error(tmp_path, line) == f"{tmp_path.as_posix()}/newsletter.toml: {message}"
+
+
+def config_error(folder: Path, line: str) -> str:
+    """The error loading a newsletter.toml of this one line gives."""
+    config = folder / "newsletter.toml"
     config.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(ConfigError) as raised:
         load_settings(config)
-    assert str(raised.value) == f"{config.as_posix()}: {message}"
+    return str(raised.value)
 
 
 def test_a_published_site_with_placeholders_is_warned_about_each(tmp_path: Path) -> None:
@@ -66,3 +71,24 @@ def test_readme_settings_table_names_every_setting() -> None:
     table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
     missing = [field.name for field in fields(Settings) if f"`{field.name}`" not in table]
     assert not missing, f"README's settings table lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (r'title = "Daily\u0007 Papers"', "setting 'title' holds a control character U+0007"),
+        (
+            r'author_name = "\u202eevil"',
+            "setting 'author_name' holds a bidirectional control character "
+            "(it reorders the text after it) U+202E",
+        ),
+        (r'subtitle = "x\uffff"', "setting 'subtitle' holds a Unicode noncharacter U+FFFF"),
+    ],
+)
+def test_a_setting_no_feed_or_mail_can_carry_is_an_error_not_a_crash(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    # Such a title crashed the build in lxml; now it is one line naming the setting.
+    error = config_error(tmp_path, line)
+    assert error.startswith(f"{tmp_path.as_posix()}/newsletter.toml: {message} at character ")
+    assert error.isprintable()

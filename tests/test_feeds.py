@@ -10,9 +10,11 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
@@ -73,7 +75,7 @@ def public(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: 
 def archived_public(
     tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, settings: Settings
 ) -> Path:
-    """The seeds built with two entries per feed: feed.xml plus two archive pages."""
+    """The seeds built with two entries per page: one full archive page, three in feed.xml."""
     root = tmp_path_factory.mktemp("archived")
     small = dataclasses.replace(settings, feed_entries=2)
     return build_feeds(copy_seeds(seeds_dir, root / "seeds"), root / "public", small)
@@ -120,10 +122,10 @@ def test_atom_feed_lists_every_issue_newest_first_with_id_title_link_and_dates(
         f"https://papers.example.org/newsletter/issues/{digest.slug}/" for digest in newest_first
     ]
     for entry, digest in zip(parsed.entries, newest_first, strict=True):
-        midnight_in_seoul = dt.datetime.combine(digest.date, dt.time(), SEOUL)
+        noon_utc = dt.datetime.combine(digest.date, dt.time(12), dt.UTC)
         assert entry.links[0].rel == "alternate"
-        assert dt.datetime.fromisoformat(entry.published) == midnight_in_seoul
-        assert dt.datetime.fromisoformat(entry.updated) == midnight_in_seoul  # outside git
+        assert entry.published == noon_utc.astimezone(SEOUL).isoformat()  # shown in Seoul time
+        assert dt.datetime.fromisoformat(entry.updated) == noon_utc  # outside git
         assert entry.title.startswith(f"{digest.slug} · {digest.top_papers[0].title}")
 
 
@@ -201,6 +203,59 @@ def test_entries_carry_categories_and_the_top_thumbnail(public: Path) -> None:
     ]
 
 
+# --- dates across time zones -----------------------------------------------------------------
+
+READER_ZONES = [
+    "Pacific/Pago_Pago",  # UTC−11
+    "America/Los_Angeles",
+    "UTC",
+    "Europe/Berlin",
+    "Asia/Seoul",
+    "Asia/Magadan",  # UTC+11
+]
+
+
+def entry_dates_in(parsed: feedparser.FeedParserDict, zone: str) -> list[dt.date]:
+    """The day a reader in `zone` sees each entry published on (feedparser gives UTC)."""
+    return [
+        dt.datetime(*entry.published_parsed[:6], tzinfo=dt.UTC).astimezone(ZoneInfo(zone)).date()
+        for entry in parsed.entries
+    ]
+
+
+@pytest.mark.parametrize("feed", ["feed.xml", "rss.xml", "feed.json"])
+def test_every_reader_from_utc_minus_11_to_plus_11_sees_the_digests_own_date(
+    public: Path, digests: list[Digest], feed: str
+) -> None:
+    parsed = parse_feed(public / feed) if feed != "feed.json" else None
+    days = [digest.date for digest in reversed(digests)]
+    for zone in READER_ZONES:
+        if parsed is not None:
+            assert entry_dates_in(parsed, zone) == days, zone
+        else:
+            items = json.loads((public / feed).read_bytes())["items"]
+            published = [dt.datetime.fromisoformat(item["date_published"]) for item in items]
+            assert [moment.astimezone(ZoneInfo(zone)).date() for moment in published] == days
+
+
+def test_a_publication_time_dates_every_issue_at_that_hour_in_the_zone(
+    digests: list[Digest], settings: Settings
+) -> None:
+    morning = dataclasses.replace(settings, publish_time="07:00")
+    files = feeds.feed_files(digests, morning, {})
+    parsed = feedparser.parse(files["feed.xml"])
+    assert parsed.entries[0].published == "2024-05-22T07:00:00+09:00"
+    assert entry_dates_in(parsed, "Asia/Seoul") == [d.date for d in reversed(digests)]
+
+
+@pytest.mark.parametrize("value", ["7:00", "24:00", "07:60", "7am", "07:00:00", " 07:00"])
+def test_a_publication_time_that_is_not_hh_mm_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "newsletter.toml"
+    config.write_text(f'publish_time = "{value}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="setting 'publish_time' must be a 24-hour time HH:MM"):
+        load_settings(config)
+
+
 # --- feed level ------------------------------------------------------------------------------
 
 
@@ -211,10 +266,10 @@ def test_feed_names_its_language_links_author_generator_and_newest_update(public
         "self": "https://papers.example.org/newsletter/feed.xml",
         "alternate": "https://papers.example.org/newsletter/",
     }
-    assert root.findtext(f"{ATOM}updated") == "2024-05-22T00:00:00+09:00"
+    assert root.findtext(f"{ATOM}updated") == "2024-05-22T21:00:00+09:00"  # 12:00 UTC
     assert root.findtext(f"{ATOM}author/{ATOM}email") == "editor@example.org"
     assert root.findtext(f"{ATOM}generator") == "daily-papers-newsletter"
-    assert root.find(f"{ATOM}icon") is None
+    assert root.findtext(f"{ATOM}icon") == "https://papers.example.org/newsletter/icon.png"
 
 
 def test_configured_icon_and_logo_appear_in_the_feed(
@@ -229,7 +284,41 @@ def test_configured_icon_and_logo_appear_in_the_feed(
     root = etree.parse(str(public / "feed.xml")).getroot()
     assert root.findtext(f"{ATOM}icon") == "https://papers.example.org/icon.png"
     assert root.findtext(f"{ATOM}logo") == "https://papers.example.org/logo.png"
-    assert json.loads((public / "feed.json").read_text())["favicon"] == branded.icon
+    document = json.loads((public / "feed.json").read_text())
+    assert (document["favicon"], document["icon"]) == (branded.icon, branded.logo)
+    rss = parse_feed(public / "rss.xml")
+    assert rss.feed.image.href == branded.logo
+
+
+def test_the_sites_mark_is_every_feeds_default_icon_and_logo(
+    public: Path, settings: Settings
+) -> None:
+    mark = "https://papers.example.org/newsletter/icon.png"
+    assert (public / "icon.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    atom = parse_feed(public / "feed.xml").feed
+    assert (atom.icon, atom.logo) == (mark, mark)
+    rss = etree.parse(str(public / "rss.xml")).getroot().find("channel/image")
+    assert rss is not None
+    assert [rss.findtext(tag) for tag in ("url", "title", "link", "width", "height")] == [
+        mark,
+        settings.title,
+        "https://papers.example.org/newsletter/",
+        "144",
+        "144",
+    ]
+    document = json.loads((public / "feed.json").read_text())
+    assert (document["icon"], document["favicon"]) == (mark, mark)
+
+
+def test_every_item_names_its_author_for_rss2email_and_newsboat(
+    public: Path, settings: Settings
+) -> None:
+    # rss2email (feedparser under it) and newsboat take an item's own author, not the
+    # feed's: dc:creator in RSS, <author> in each Atom entry.
+    for feed in ("rss.xml", "feed.xml"):
+        entries = parse_feed(public / feed).entries
+        assert entries and {entry.author for entry in entries} == {settings.author_name}, feed
+    assert "dc:creator" not in (public / "feed.xml").read_text()  # Atom has <author>
 
 
 def test_entry_ids_do_not_depend_on_where_the_site_lives(
@@ -264,7 +353,7 @@ def test_rss_feed_lists_the_same_issues_with_guid_title_link_and_date(public: Pa
     }
     assert rss.feed.link == "https://papers.example.org/newsletter/"
     rss_text = (public / "rss.xml").read_text()
-    assert "<lastBuildDate>Wed, 22 May 2024 00:00:00 +0900</lastBuildDate>" in rss_text
+    assert "<lastBuildDate>Wed, 22 May 2024 21:00:00 +0900</lastBuildDate>" in rss_text
 
 
 def test_json_feed_has_every_required_field(public: Path, digests: list[Digest]) -> None:
@@ -284,10 +373,11 @@ def test_json_feed_has_every_required_field(public: Path, digests: list[Digest])
         assert dt.datetime.fromisoformat(item["date_published"]).tzinfo is not None
 
 
-def test_rss_and_json_feed_hold_only_the_latest_feed_entries(archived_public: Path) -> None:
-    assert len(parse_feed(archived_public / "rss.xml").entries) == 2
+def test_rss_and_json_feed_hold_what_the_archive_does_not(archived_public: Path) -> None:
+    assert len(parse_feed(archived_public / "rss.xml").entries) == 3
     items = json.loads((archived_public / "feed.json").read_bytes())["items"]
-    assert [item["id"].rsplit("/", 1)[1] for item in items] == ["2024-05-22", "2024-04-16"]
+    slugs = [item["id"].rsplit("/", 1)[1] for item in items]
+    assert slugs == ["2024-05-22", "2024-04-16", "2024-04-11"]
 
 
 # --- RFC 5005 archive ------------------------------------------------------------------------
@@ -315,28 +405,46 @@ def test_archive_pages_make_the_whole_history_reachable_from_the_feed(
     assert seen == [digest.slug for digest in reversed(digests)]
 
 
-def test_archive_pages_link_their_neighbours(archived_public: Path) -> None:
-    folder = archived_public / "feeds" / "archive"
-    assert sorted(path.name for path in folder.iterdir()) == ["0001.xml", "0002.xml"]
-    first = links_by_rel(etree.parse(str(folder / "0001.xml")).getroot())
-    second = links_by_rel(etree.parse(str(folder / "0002.xml")).getroot())
-    assert "prev-archive" not in first
-    assert first["next-archive"].endswith("/feeds/archive/0002.xml")
-    assert second["prev-archive"].endswith("/feeds/archive/0001.xml")
-    assert "next-archive" not in second  # not full yet: its successor does not exist
+def test_archive_pages_link_their_neighbours(digests: list[Digest], settings: Settings) -> None:
+    files = feeds.feed_files(digests, dataclasses.replace(settings, feed_entries=1), {})
+    pages = sorted(path for path in files if path.startswith("feeds/archive/"))
+    assert pages == [f"feeds/archive/000{number}.xml" for number in (1, 2, 3, 4)]
+    links = [links_by_rel(etree.fromstring(files[page])) for page in pages]
+    assert "prev-archive" not in links[0]
+    assert [page["prev-archive"].rsplit("/", 1)[1] for page in links[1:]] == pages_named(1, 2, 3)
+    assert [page["next-archive"].rsplit("/", 1)[1] for page in links[:-1]] == pages_named(2, 3, 4)
+    assert "next-archive" not in links[-1]  # the newest: no archive page follows it yet
 
 
-def test_a_full_archive_page_stays_byte_identical_as_digests_arrive(
-    digests: list[Digest], settings: Settings
+def pages_named(*numbers: int) -> list[str]:
+    return [f"{number:04d}.xml" for number in numbers]
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3])
+def test_archive_pages_only_ever_hold_a_full_page_that_never_changes(
+    digests: list[Digest], settings: Settings, page_size: int
 ) -> None:
-    small = dataclasses.replace(settings, feed_entries=2)
-    builds = [feeds.feed_files(digests[:count], small, {}) for count in (4, 5)]
-    first_page = "feeds/archive/0001.xml"
-    assert builds[0][first_page] == builds[1][first_page]
-    assert b"<fh:archive/>" in builds[0][first_page]
-    # With four issues the first page is full, so the page it links to exists, still empty.
-    assert atom_entries_of(builds[0]["feeds/archive/0002.xml"]) == []
-    assert len(atom_entries_of(builds[1]["feeds/archive/0002.xml"])) == 1
+    # RFC 5005 §4: an archive document's entries never change once published; the
+    # subscription document holds the rest, between one and two pages less one.
+    sized = dataclasses.replace(settings, feed_entries=page_size)
+    published: dict[str, bytes] = {}
+    for count in range(1, len(digests) + 1):
+        files = feeds.feed_files(digests[:count], sized, {})
+        current = len(atom_entries_of(files["feed.xml"]))
+        assert current == count if count < page_size else page_size <= current < 2 * page_size
+        for path, document in files.items():
+            if not path.startswith("feeds/archive/"):
+                continue
+            assert len(atom_entries_of(document)) == page_size
+            assert b"<fh:archive/>" in document
+            if path in published:
+                assert without_next_archive(document) == without_next_archive(published[path])
+            published[path] = document
+        assert set(published) <= set(files)
+
+
+def without_next_archive(document: bytes) -> bytes:
+    return re.sub(rb'\s*<link href="[^"]*" rel="next-archive"[^>]*/>', b"", document)
 
 
 def atom_entries_of(document: bytes) -> list[etree._Element]:
@@ -406,7 +514,7 @@ def test_editing_a_digest_changes_only_that_entrys_updated(
     changed_id = f"tag:{settings.feed_id_authority}:issue/2024-04-11"
     # Committed together but never edited: each keeps its own publication time, so no two
     # entries share an `updated` (the W3C validator warns about that).
-    assert before[changed_id].findtext(f"{ATOM}updated") == "2024-04-11T00:00:00+09:00"
+    assert before[changed_id].findtext(f"{ATOM}updated") == "2024-04-11T21:00:00+09:00"
     assert len({e.findtext(f"{ATOM}updated") for e in before.values()}) == len(before)
     assert after[changed_id].findtext(f"{ATOM}updated") == "2024-06-02T21:00:00+09:00"
     assert list(after) == list(before)

@@ -18,8 +18,10 @@ from newsletter import mail
 from newsletter.build import build
 from newsletter.config import Settings
 from newsletter.model import Digest
+from newsletter.plaintext import columns
 
 GMAIL_CLIP_BYTES = 102 * 1024
+URL = re.compile(r"https?://[!-~]+?(?=[)\]]?(?:[\s,]|$)|[^!-~])")
 
 
 @pytest.fixture(scope="module", params=["premailer", "css-inline"])
@@ -83,10 +85,18 @@ def test_korean_subject_is_encoded_and_decodes_back(built: Path) -> None:
     )
 
 
+def test_every_subject_decodes_to_the_issue_title_with_every_space(
+    built: Path, digests: list[Digest]
+) -> None:
+    # 2024-04-04's long English title before "외 7편" lost its space to Python's folding.
+    for digest in digests:
+        assert issue(built, digest.slug)["Subject"] == f"[Daily Papers] {digest.headline}"
+
+
 def test_headers_identify_issue_list_and_one_click_unsubscribe(built: Path) -> None:
     message = issue(built, "2024-05-22")
     assert message["Message-ID"] == "<issue-2024-05-22@example.org>"
-    assert message["Date"] == "Wed, 22 May 2024 00:00:00 +0900"
+    assert message["Date"] == "Wed, 22 May 2024 21:00:00 +0900"  # 12:00 UTC
     assert message["From"] == "Daily Papers <newsletter@example.org>"
     assert message["To"] == "undisclosed-recipients:;"
     assert message["List-Id"] == "Daily Papers 뉴스레터 <newsletter.example.org>"
@@ -191,6 +201,24 @@ def test_dark_mode_and_outlook_hints_are_declared(built: Path) -> None:
     assert re.search(r"max-width: ?640px", html)
 
 
+def test_content_is_one_article_in_the_issue_language_for_gmail(
+    built: Path, digests: list[Digest], settings: Settings
+) -> None:
+    # Gmail drops <html lang>: screen readers learn the language from this wrapper.
+    body = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes()).body
+    (article,) = body.findall("div")
+    assert dict(article.attrib) == {
+        "role": "article",
+        "aria-roledescription": "email",
+        "lang": "ko",
+        "dir": "ltr",
+    }
+    assert body.text_content().strip() == article.text_content().strip()
+    hebrew = dataclasses.replace(settings, language="he")
+    html = mail.issue_email_files(by_date(digests, "2024-05-22"), hebrew)
+    assert 'lang="he" dir="rtl"' in html["issues/2024-05-22/email.html"].decode()
+
+
 def test_email_has_no_scripts_videos_or_external_stylesheets(built: Path) -> None:
     for path in built.glob("issues/*/email.html"):
         page = lxml.html.fromstring(path.read_bytes())
@@ -204,17 +232,31 @@ def test_video_entry_becomes_link_in_email(built: Path, digests: list[Digest]) -
     links = page.xpath(f'//a[@href="{paper.video_url}"]')
     assert [link.text_content() for link in links] == ["▶ 영상 보기"]
     text = (built / "issues/2024-02-22/email.txt").read_text("utf-8")
-    assert f"▶ 영상 보기: {paper.video_url}" in text
+    assert f"▶ 영상 보기: {paper.video_url}" in " ".join(text.split())
 
 
 def test_text_part_carries_every_paper_title_and_link(built: Path, digests: list[Digest]) -> None:
     for digest in digests:
         text, _ = parts(issue(built, digest.slug))
         for paper in digest.papers:
-            assert paper.title in text
+            assert paper.title in " ".join(text.split())  # a long title wraps
             assert paper.link in text
         assert digest.slug in text or str(digest.date.year) in text
         assert "https://papers.example.org/unsubscribe" in text
+
+
+def test_text_part_wraps_at_78_columns_and_keeps_every_url_whole(
+    built: Path, digests: list[Digest]
+) -> None:
+    for digest in digests:
+        text, _ = parts(issue(built, digest.slug))
+        lines = text.splitlines()
+        too_wide = [line for line in lines if columns(line) > 78 and " " in line.strip()]
+        assert too_wide == [], digest.slug  # only a lone unbreakable word (a URL) may be wider
+        urls = {url for paper in digest.papers for url in URL.findall(" ".join(paper.bullets))}
+        assert urls and {url for url in urls if not any(url in line for line in lines)} == set()
+        bullet_lines = [line for line in lines if line.startswith(" - ")]
+        assert len(bullet_lines) == sum(len(paper.bullets) for paper in digest.papers)
 
 
 def test_html_links_every_paper_title_and_shows_votes(built: Path, digests: list[Digest]) -> None:

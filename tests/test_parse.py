@@ -13,9 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter.config import Settings
 from newsletter.errors import DigestError, Problem
+from newsletter.feeds import feed_files
+from newsletter.mail import issue_email_files
 from newsletter.model import Digest, Paper
 from newsletter.parse import parse_bytes, parse_file, parse_files, parse_text
+from newsletter.site import issue_page_files
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
 
@@ -218,6 +222,68 @@ def test_titles_keep_markdown_special_characters_as_written(written: str, title:
     assert paper.arxiv_id == "2405.00001"
 
 
+@pytest.mark.parametrize(
+    ("heading", "title"),
+    [
+        ("[Your Transformer ] is Secretly [Linear]", "Your Transformer ] is Secretly [Linear"),
+        ("[An open [bracket]", "An open [bracket"),
+        ("[A closed ] bracket]", "A closed ] bracket"),
+        ("[Nested [brackets] stay]", "Nested [brackets] stay"),
+        (r"[Escaped \[ alone]", "Escaped [ alone"),
+    ],
+)
+def test_a_heading_link_keeps_its_text_whatever_its_brackets(heading: str, title: str) -> None:
+    text = digest_text().replace("[A paper]", heading)
+    paper = parse_text(text, "x.txt").papers[0]
+    assert (paper.title, paper.link) == (title, "https://arxiv.org/abs/2405.00001v2")
+
+
+def test_a_heading_of_two_links_is_still_not_a_paper_heading() -> None:
+    text = digest_text().replace("[A paper]", "[A](https://example.org/a) and [B]")
+    with pytest.raises(DigestError, match="a paper heading must be a link"):
+        parse_text(text, "x.txt")
+
+
+UNWRITABLE_CHARACTERS = [
+    ("\x00", "a control character U+0000"),
+    ("\x07", "a control character U+0007"),
+    ("\x1b", "a control character U+001B"),
+    ("\x0c", "a control character U+000C"),
+    ("\x7f", "a control character U+007F"),
+    ("\x85", "a control character U+0085"),
+    ("\ufdd0", "a Unicode noncharacter U+FDD0"),
+    ("\uffff", "a Unicode noncharacter U+FFFF"),
+    ("\U0010fffe", "a Unicode noncharacter U+10FFFE"),
+    ("\u202e", "a bidirectional control character (it reorders the text after it) U+202E"),
+    ("\u2066", "a bidirectional control character (it reorders the text after it) U+2066"),
+]
+
+
+@pytest.mark.parametrize(("character", "kind"), UNWRITABLE_CHARACTERS)
+def test_a_character_no_output_can_carry_is_reported_where_it_is(character: str, kind: str) -> None:
+    text = digest_text(f"A{character} paper").replace("- Second", f"- Sec{character}ond")
+    with pytest.raises(DigestError) as raised:
+        parse_text(text, "x.txt")
+    assert [(p.line, p.message) for p in raised.value.problems] == [
+        (3, f"{kind} at column 7; delete it"),
+        (12, f"{kind} at column 6; delete it"),
+    ]
+    assert character not in str(raised.value)  # the terminal sees it escaped
+
+
+def test_tabs_and_marks_that_only_hint_direction_are_kept() -> None:
+    paper = parse_text(digest_text("A\u200fpaper\u200e").replace("- Second", "-\tSecond"), "x")
+    assert paper.papers[0].title == "A\u200fpaper\u200e"
+
+
+def test_a_quoted_heading_shows_control_characters_escaped() -> None:
+    text = digest_text().replace("[A paper](https://arxiv.org/abs/2405.00001v2)", "Bell\x07")
+    with pytest.raises(DigestError) as raised:
+        parse_text(text, "x.txt")
+    assert 'found "Bell\\x07"' in str(raised.value)
+    assert "\x07" not in str(raised.value)
+
+
 def test_a_paper_with_every_field_reads_votes_authors_and_bullets() -> None:
     paper = parse_text(digest_text(), "x.txt").papers[0]
     assert paper.votes == 0
@@ -417,11 +483,14 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+FUZZ_SETTINGS = Settings()
 SEED_TEXTS = [
     path.read_text(encoding="utf-8")
     for path in sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
 ]
 MARKDOWN_CHARACTERS = "#[]()!<>-*_+`\\:|>&;\"' \t\n\r\ufeff\x00aV0123456789가"
+# Characters an XML or MIME writer may refuse or a terminal may act on.
+AWKWARD_CHARACTERS = "\x07\x1b\x0b\x7f\x85\u200f\u202e\u2066\ufdd0\ufffe\uffff\U0010ffff\U0001f600"
 # Whole lines a maintainer might paste into a digest, each a different Markdown construct.
 MARKDOWN_LINES = [
     "[thumb]: https://example.org/a.png",
@@ -454,6 +523,17 @@ def parses_or_explains(text: str) -> None:
     else:
         assert isinstance(digest, Digest)
         assert all(paper.title and paper.bullets and paper.authors for paper in digest.papers)
+        renders_everywhere(digest)
+
+
+def renders_everywhere(digest: Digest) -> None:
+    """Whatever `check` accepts, `build` writes: the feeds, the email and the issue page."""
+    files = {
+        **feed_files([digest], FUZZ_SETTINGS, {}),
+        **issue_email_files(digest, FUZZ_SETTINGS),
+        **issue_page_files(digest, None, None, FUZZ_SETTINGS),
+    }
+    assert all(files.values())
 
 
 @st.composite
@@ -475,7 +555,8 @@ def mutated_seeds(draw: st.DrawFn) -> str:
             case "insert":
                 line = lines[index]
                 at = draw(st.integers(0, len(line)))
-                extra = draw(st.text(MARKDOWN_CHARACTERS, min_size=1, max_size=4))
+                alphabet = draw(st.sampled_from([MARKDOWN_CHARACTERS, AWKWARD_CHARACTERS]))
+                extra = draw(st.text(alphabet, min_size=1, max_size=4))
                 lines[index] = line[:at] + extra + line[at:]
             case "insert_line":
                 lines.insert(index, draw(st.sampled_from(MARKDOWN_LINES)))
@@ -497,7 +578,7 @@ def test_mutated_real_digests_parse_or_raise_digest_error(text: str) -> None:
 
 
 @FUZZ
-@given(st.text(MARKDOWN_CHARACTERS) | st.text())
+@given(st.text(MARKDOWN_CHARACTERS + AWKWARD_CHARACTERS) | st.text())
 def test_arbitrary_text_parses_or_raises_digest_error(text: str) -> None:
     parses_or_explains(text)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import itertools
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from browser import chromium, offline
@@ -16,7 +19,7 @@ from site_pages import broken_links, read_page, snapshot
 
 from newsletter import site
 from newsletter.build import build
-from newsletter.config import Settings
+from newsletter.config import Settings, load_settings
 from newsletter.errors import DigestError
 from newsletter.model import Digest, Paper
 from newsletter.serve import preview_server
@@ -75,6 +78,42 @@ def test_pages_advertise_atom_rss_json_feed_and_the_weekly_feed(output: Path) ->
             ("application/feed+json", "feed.json"),
             ("application/atom+xml", "weekly.xml"),
         }, path
+
+
+def test_every_page_shows_the_sites_mark_as_its_icon(output: Path, settings: Settings) -> None:
+    mark = (output / "icon.png").read_bytes()
+    assert mark == (REPO / "templates/site/icon.png").read_bytes()
+    for path in page_paths(output):
+        icons = [
+            link["href"]
+            for link in read_page(output / path).all("link")
+            if link.get("rel") == "icon"
+        ]
+        (target,) = [urljoin(settings.base_url + path, href) for href in icons]
+        assert target == settings.url("icon.png"), path
+    # Browsers ask for /favicon.ico on their own (and `serve` answered 404): an ICO
+    # directory whose one image is the same PNG.
+    favicon = (output / "favicon.ico").read_bytes()
+    assert favicon[:6] == b"\x00\x00\x01\x00\x01\x00" and favicon[22:] == mark
+
+
+def test_an_icon_setting_replaces_the_mark_in_every_page(
+    digests: list[Digest], settings: Settings
+) -> None:
+    branded = dataclasses.replace(settings, icon="https://cdn.example.org/icon.png")
+    index = site.site_files(digests, branded)["index.html"].decode()
+    assert '<link rel="icon" href="https://cdn.example.org/icon.png">' in index
+
+
+def test_the_committed_mark_is_what_its_script_draws() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_site_mark", REPO / "scripts/make_site_mark.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for name, data in script.mark_files().items():
+        assert (REPO / "templates/site" / name).read_bytes() == data, name
 
 
 def test_issue_page_has_an_anchor_per_paper_and_links_to_its_neighbours(
@@ -252,3 +291,20 @@ def test_index_and_an_issue_page_match_their_golden_files(output: Path) -> None:
     for page in ("index.html", "issues/2024-02-22/index.html"):
         name = "site/" + page.replace("/", "_")
         assert_matches_golden(name, (output / page).read_text(encoding="utf-8"))
+
+
+def test_serve_answers_a_browsers_own_favicon_request(tmp_path: Path, seeds_dir: Path) -> None:
+    # Served at the root (the default base URL), as a browser asks for /favicon.ico.
+    output = tmp_path / "public"
+    local = load_settings(None)
+    build(seeds_dir, output, local)
+    server = preview_server(output, local, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        with urllib.request.urlopen(f"http://{host!s}:{port}/favicon.ico", timeout=10) as reply:
+            assert (reply.status, reply.read()) == (200, (output / "favicon.ico").read_bytes())
+    finally:
+        server.shutdown()
+        server.server_close()

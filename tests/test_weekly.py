@@ -39,7 +39,7 @@ HISTORY = "{http://purl.org/syndication/history/1.0}"
 GMAIL_CLIP_BYTES = 102 * 1024
 DIGESTS = 60  # 2010-01-01 (Friday of 2009-W53) to 2010-03-01 (Monday of 2010-W09, open)
 FINISHED = ["2009-W53", *(f"2010-W{number:02d}" for number in range(1, 9))]
-FEED_ENTRIES = 4  # weekly.xml holds 4 weeks; the other 5 go to two archive pages
+FEED_ENTRIES = 4  # the oldest 4 weeks fill one archive page; weekly.xml holds the other 5
 
 
 # --- weeks and ranking, on hand-made digests ------------------------------------------------
@@ -225,14 +225,16 @@ def test_weekly_feed_holds_the_newest_weeks_newest_first_with_stable_ids(archive
     assert not parsed.bozo, parsed.get("bozo_exception")
     authority = archive.settings.feed_id_authority
     assert parsed.feed.id == f"tag:{authority}:weekly"
-    newest = list(reversed(FINISHED))[:FEED_ENTRIES]
+    # One archive page holds the oldest FEED_ENTRIES weeks; weekly.xml all the others.
+    newest = list(reversed(FINISHED[FEED_ENTRIES:]))
     assert [entry.id for entry in parsed.entries] == [f"tag:{authority}:weekly/{n}" for n in newest]
     assert [entry.link for entry in parsed.entries] == [
         f"{archive.settings.base_url}weekly/{n}/" for n in newest
     ]
-    # Published the midnight the week ends; no digest was edited since, so updated is the same.
+    # Published the Monday after the week, at 12:00 UTC like the issues; no digest was
+    # edited since, so updated is the same.
     first = parsed.entries[0]
-    assert first.published == first.updated == "2010-03-01T00:00:00+09:00"
+    assert first.published == first.updated == "2010-03-01T21:00:00+09:00"
     assert parsed.feed.updated == first.updated
 
 
@@ -379,7 +381,7 @@ def test_email_edition_meets_the_daily_issues_bar(archive: Archive) -> None:
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     message = weekly_message(archive.public, "2010-W03")
     assert str(message["Subject"]).startswith("[Daily Papers 주간] 2010년 1월 18일–24일 · ")
-    assert message["Date"] == "Mon, 25 Jan 2010 00:00:00 +0900"
+    assert message["Date"] == "Mon, 25 Jan 2010 21:00:00 +0900"
 
 
 def test_the_most_weekly_papers_allowed_still_fit_gmails_clip(
