@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import weekly
 from newsletter.config import Settings
 from newsletter.mail import issue_email_files
 from newsletter.model import Digest
@@ -59,6 +60,24 @@ def test_no_issue_hits_a_rule_with_points_against_it(
         for d in digests
     ]
     for digest, report in zip(digests, spam_reports(messages, tmp_path), strict=True):
-        scored = [(m["rule"], float(m["points"])) for m in RULE_LINE.finditer(report)]
-        assert scored, report  # the report was read: informational rules always fire
-        assert [(rule, points) for rule, points in scored if points > 0] == [], digest.slug
+        assert points_against(report) == [], digest.slug
+
+
+def test_no_weekly_edition_hits_a_rule_with_points_against_it(
+    digests: list[Digest], settings: Settings, tmp_path: Path
+) -> None:
+    weeks = weekly.finished_weeks(digests)
+    messages = [
+        weekly.email_files(weekly.edition(week, settings), settings)[
+            f"{weekly.email_folder(week.week)}issue.eml"
+        ]
+        for week in weeks
+    ]
+    for week, report in zip(weeks, spam_reports(messages, tmp_path), strict=True):
+        assert points_against(report) == [], week.week.slug
+
+
+def points_against(report: str) -> list[tuple[str, float]]:
+    scored = [(m["rule"], float(m["points"])) for m in RULE_LINE.finditer(report)]
+    assert scored, report  # the report was read: informational rules always fire
+    return [(rule, points) for rule, points in scored if points > 0]
