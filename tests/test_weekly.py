@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import shutil
-import socket
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -17,7 +15,7 @@ from typing import Any
 import feedparser
 import lxml.html
 import pytest
-from aiosmtpd.controller import Controller
+import test_send
 from browser import chromium
 from golden import assert_matches_golden
 from lxml import etree
@@ -394,36 +392,13 @@ def test_the_most_weekly_papers_allowed_still_fit_gmails_clip(
         assert size < GMAIL_CLIP_BYTES, f"{week.week.slug}: {size} bytes"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=default_policy)
-        assert isinstance(message, EmailMessage)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+mailbox = test_send.mailbox  # the aiosmtpd server the send tests use
 
 
 def test_send_mails_a_weekly_edition_once_per_recipient(
-    archive: Archive, tmp_path: Path, inbox: tuple[Inbox, int]
+    archive: Archive, tmp_path: Path, mailbox: test_send.Mailbox
 ) -> None:
-    received, port = inbox
-    env = {"NEWSLETTER_SMTP_HOST": "127.0.0.1", "NEWSLETTER_SMTP_PORT": str(port)}
+    env = {"NEWSLETTER_SMTP_HOST": "127.0.0.1", "NEWSLETTER_SMTP_PORT": str(mailbox.port)}
     env["NEWSLETTER_SMTP_TLS"] = "none"
     args = ["send", "2010-W03", "--to", "ada@example.org", "--output", str(archive.public)]
     args += ["--ledger", str(tmp_path / "deliveries.log")]
@@ -431,8 +406,8 @@ def test_send_mails_a_weekly_edition_once_per_recipient(
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(app, args, env=env)
     assert again.exit_code == 0 and "1 already delivered" in again.output
-    assert [to for to, _ in received.received] == [["ada@example.org"]]
-    message = received.received[0][1]
+    assert mailbox.addresses() == ["ada@example.org"]
+    message = mailbox.received[0][1]
     assert message["To"] == "ada@example.org"
     assert "주간" in str(message["Subject"])
     text = str(message.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
