@@ -28,13 +28,20 @@ from newsletter.config import (
     CONFIG_FILE,
     PLACEHOLDER_SETTINGS,
     SETTING_HELP,
+    Settings,
     load_settings,
     placeholder_warnings,
     settings_from,
 )
 from newsletter.errors import DigestError, NewsletterError, Problem, SendError
+from newsletter.mailing import owner as list_owner
+from newsletter.mailing.commands import Cadence
+from newsletter.mailing.records import cadence_of
+from newsletter.mailing.sync import SyncReport
+from newsletter.mailing.tokens import tokens_from_env
 from newsletter.model import digest_as_dict
 from newsletter.parse import parse_file, parse_files
+from newsletter.privacy import shown_address
 
 app = typer.Typer(
     help="Feeds, email issues and a web archive from daily paper digests.",
@@ -280,8 +287,7 @@ def send(
     date: Annotated[
         str,
         typer.Argument(
-            help="The built edition to send: a daily issue as YYYY-MM-DD, "
-            "a weekly edition as YYYY-Www (ISO week, e.g. 2024-W21)."
+            help="The built issue to send: YYYY-MM-DD (daily) or YYYY-Www (weekly edition)."
         ),
     ],
     to: Annotated[
@@ -291,6 +297,14 @@ def send(
         Path | None,
         typer.Option("--recipients", help="File with one address per line (# comments)."),
     ] = None,
+    subscribers: Annotated[
+        bool,
+        typer.Option(
+            "--subscribers",
+            help="Also everyone subscribed through the list's mailbox (NEWSLETTER_IMAP_*) "
+            "to this cadence: daily for a date, weekly for a week.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show who would get what; connect to nothing.")
     ] = False,
@@ -305,17 +319,32 @@ def send(
 
     The server comes from the environment: NEWSLETTER_SMTP_HOST, NEWSLETTER_SMTP_PORT,
     NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).
-    Each copy's unsubscribe link is the configured unsubscribe_url plus `?email=<address>`.
+    Each copy's unsubscribe link is the configured unsubscribe_url plus `?email=<address>`;
+    with NEWSLETTER_LIST_SECRET set, its unsubscribe mailto carries the recipient's token.
     """
     try:
         settings = load_settings(config)
         the_ledger = send_module.Ledger(ledger)
-        plan = send_module.plan(output, date, to or [], recipients, the_ledger)
+        tokens = tokens_from_env(os.environ) if subscribers else None
+        if tokens is None and os.environ.get("NEWSLETTER_LIST_SECRET"):
+            tokens = tokens_from_env(os.environ)
+        listed = (
+            [r.address for r in list_owner.subscribers(settings, os.environ, cadence_of(date))]
+            if subscribers
+            else []
+        )
+        plan = send_module.plan(output, date, to or [], recipients, the_ledger, listed)
         if dry_run:
             _print_dry_run(plan)
             return
         smtp = send_module.smtp_settings_from_env(os.environ)
-        sender = send_module.Sender(smtp, the_ledger, rate=settings.send_rate)
+        sender = send_module.Sender(
+            smtp,
+            the_ledger,
+            rate=settings.send_rate,
+            envelope_sender=settings.list_mailbox,
+            unsubscribe_token=tokens.unsubscribe if tokens else None,
+        )
         report = _deliver_with_progress(sender, plan)
     except NewsletterError as error:
         raise fail(error) from None
@@ -336,7 +365,7 @@ def _print_dry_run(plan: send_module.Plan) -> None:
     )
     done = {address.lower() for address in plan.already_delivered}
     for address in plan.recipients:
-        typer.echo(f"  {'skip' if address.lower() in done else 'send'}  {address}")
+        typer.echo(f"  {'skip' if address.lower() in done else 'send'}  {shown_address(address)}")
 
 
 def _deliver_with_progress(
@@ -364,7 +393,8 @@ def _print_report(report: send_module.Report, plan: send_module.Plan) -> None:
     )
     for status, label in (("refused", "refused (permanent)"), ("failed", "failed (temporary)")):
         for outcome in report.with_status(status):
-            typer.echo(f"  {label}: {outcome.address}: {outcome.reply}", err=True)
+            shown = shown_address(outcome.address)
+            typer.echo(f"  {label}: {shown}: {outcome.reply}", err=True)
 
 
 @app.command()
@@ -387,3 +417,122 @@ def serve(
     typer.echo(f"serving {output} at http://{host!s}:{actual_port}{prefix} (Ctrl-C stops)")
     with server, contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+# --- the mailing list ---------------------------------------------------------------------
+
+subscribers_app = typer.Typer(
+    help="The mailing list, run from one mailbox: its state lives in IMAP folders.\n\n"
+    "Settings from the environment: NEWSLETTER_IMAP_HOST, _PORT, _USER, _PASSWORD, _TLS "
+    "(none|starttls|ssl), NEWSLETTER_LIST_SECRET, and the NEWSLETTER_SMTP_* ones for replies.",
+    no_args_is_help=True,
+)
+app.add_typer(subscribers_app, name="subscribers")
+
+WeeklyOption = Annotated[
+    bool, typer.Option("--weekly", help="The weekly edition instead of the daily issues.")
+]
+
+
+def _cadence(weekly: bool) -> Cadence:
+    return "weekly" if weekly else "daily"
+
+
+def _print_list_report(report: SyncReport, heading: str) -> None:
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.outcomes.items()))
+    typer.echo(f"{heading}: {counts or 'nothing to do'}")
+    for line in report.lines:
+        typer.echo(line)
+    if report.sent or report.refused:
+        typer.echo(f"replies sent: {report.sent}, refused: {len(report.refused)}")
+    for address in report.refused:
+        typer.echo(f"  refused (permanent): {address}", err=True)
+
+
+def _run_list_command(
+    heading: str, config: Path | None, action: Callable[[Settings], SyncReport]
+) -> None:
+    """Load the settings, run one list command, print its report; a problem: one line, 1."""
+    try:
+        report = action(load_settings(config))
+    except NewsletterError as error:
+        raise fail(error) from None
+    _print_list_report(report, heading)
+    if report.problem:
+        typer.echo(report.problem, err=True)
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("sync")
+def subscribers_sync(
+    seeds: SeedsOption = DEFAULT_SEEDS,
+    config: ConfigOption = None,
+) -> None:
+    """Act on every mail in the list's INBOX (subscribe, confirm, unsubscribe, bounces)."""
+    _run_list_command("sync", config, lambda s: list_owner.sync(s, os.environ, seeds))
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    weekly: Annotated[
+        bool | None,
+        typer.Option("--weekly/--daily", help="Only those who get the weekly (or daily) mail."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print every subscriber, one address a line (masked in CI logs)."""
+    try:
+        settings = load_settings(config)
+        cadence = None if weekly is None else _cadence(weekly)
+        found = list_owner.subscribers(settings, os.environ, cadence)
+    except NewsletterError as error:
+        raise fail(error) from None
+    for record in found:
+        typer.echo(shown_address(record.address))
+    typer.echo(f"{len(found)} subscribers", err=True)
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    address: Annotated[str, typer.Argument(help="The address to invite.")],
+    weekly: WeeklyOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send ADDRESS a confirmation mail: they are subscribed once they reply."""
+    cadence = _cadence(weekly)
+    _run_list_command("add", config, lambda s: list_owner.add(s, os.environ, address, cadence))
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="One address a line (# comments).")],
+    confirmed: Annotated[
+        bool,
+        typer.Option(
+            "--confirmed", help="Required: these people already agreed to get the newsletter."
+        ),
+    ] = False,
+    weekly: WeeklyOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Move an existing, consented list in (no confirmation mails are sent)."""
+    if not confirmed:
+        typer.echo(
+            "import subscribes without asking: pass --confirmed if everyone in "
+            f"{file} already agreed, or use `subscribers add` to ask each address",
+            err=True,
+        )
+        raise typer.Exit(1)
+    cadence = _cadence(weekly)
+    _run_list_command(
+        "import", config, lambda s: list_owner.import_confirmed(s, os.environ, file, cadence)
+    )
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    address: Annotated[str, typer.Argument(help="The address to unsubscribe.")],
+    config: ConfigOption = None,
+) -> None:
+    """Unsubscribe ADDRESS at once (no mail is sent to it)."""
+    _run_list_command("remove", config, lambda s: list_owner.remove(s, os.environ, address))

@@ -10,6 +10,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +55,10 @@ class Settings:
     email_from: str = "Daily Papers <newsletter@example.org>"
     unsubscribe_url: str = ""  # RFC 8058 one-click endpoint (HTTPS, accepts POST)
     unsubscribe_mailto: str = ""
+    # The mailing list: where people write to subscribe (default: email_from's address),
+    # and the IMAP folder under which the list keeps its state.
+    list_address: str = ""
+    list_folder: str = "Newsletter"
     icon: str = ""
     logo: str = ""
     templates_dir: str = ""  # the user's own templates, searched before the built-in ones
@@ -90,6 +95,11 @@ class Settings:
             return dt.datetime.combine(date, moment, tzinfo=self.zone)
         return dt.datetime.combine(date, _NOON, tzinfo=dt.UTC).astimezone(self.zone)
 
+    @property
+    def list_mailbox(self) -> str:
+        """The list's address: `list_address`, or else the address in `email_from`."""
+        return (self.list_address or parseaddr(self.email_from)[1]).strip().lower()
+
     def fingerprint(self) -> str:
         """Settings as a stable string, for cache keys."""
         return repr(dataclasses.astuple(self))
@@ -121,7 +131,13 @@ SETTING_HELP: dict[str, str] = {
     ),
     "email_from": "Sender of the email issues: an address your SMTP server lets you send from.",
     "unsubscribe_url": "RFC 8058 one-click unsubscribe URL (https, takes a POST); '' for none.",
-    "unsubscribe_mailto": "An address readers can mail to unsubscribe; '' for none.",
+    "unsubscribe_mailto": (
+        "Where readers mail to unsubscribe; '' for the list address (subscribers sync acts on it)."
+    ),
+    "list_address": (
+        "The mailing list's address, where readers write to subscribe; '' for email_from's."
+    ),
+    "list_folder": "IMAP folder of the list's mailbox under which it keeps its state.",
     "icon": "Absolute URL of a small square icon for the feeds and pages; '' for the site's mark.",
     "logo": "Absolute URL of a logo (GIF, JPEG or PNG) for the feeds; '' for the site's mark.",
     "templates_dir": "A folder of your own templates, searched before the built-in ones.",
@@ -262,6 +278,16 @@ def _validate(settings: Settings) -> list[str]:
     if "@" not in settings.email_from:
         problems.append(
             f"setting 'email_from' must contain an e-mail address, found {settings.email_from!r}"
+        )
+    if settings.list_address and "@" not in settings.list_address:
+        problems.append(
+            f"setting 'list_address' must be an e-mail address, found {settings.list_address!r}"
+        )
+    folder = settings.list_folder
+    if not folder.strip() or folder != folder.strip(" /.") or folder.upper() == "INBOX":
+        problems.append(
+            "setting 'list_folder' must be an IMAP folder name such as 'Newsletter' "
+            f"(not INBOX, no leading or trailing '/' or '.'), found {folder!r}"
         )
     return problems
 

@@ -98,7 +98,7 @@ def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
         "issue_url": settings.issue_url(digest.slug),
         "archive_url": settings.url(),
         "unsubscribe_url": settings.unsubscribe_url,
-        "unsubscribe_mailto": settings.unsubscribe_mailto,
+        "unsubscribe_mailto": unsubscribe_mailbox(settings),
         "thumbnail_width": THUMBNAIL_WIDTH,
         "text_direction": text_direction(settings.language),
     }
@@ -255,12 +255,17 @@ def list_id(settings: Settings) -> str:
     return f"{settings.title} <{label}.{sender_domain(settings)}>"
 
 
+def unsubscribe_mailbox(settings: Settings) -> str:
+    """Where an unsubscribe mail goes: `unsubscribe_mailto`, else the list's own address
+    (`newsletter subscribers sync` acts on it)."""
+    return Address(addr_spec=settings.unsubscribe_mailto or settings.list_mailbox).addr_spec
+
+
 def list_unsubscribe(settings: Settings) -> str:
-    """RFC 2369 List-Unsubscribe: the HTTPS endpoint first, then the mailto alternative."""
+    """RFC 2369 List-Unsubscribe: the HTTPS endpoint first, then the mailto alternative.
+    `send` adds each recipient's own token to the mailto's subject."""
     targets = []
     if settings.unsubscribe_url:
         targets.append(f"<{settings.unsubscribe_url}>")
-    if settings.unsubscribe_mailto:
-        mailbox = Address(addr_spec=settings.unsubscribe_mailto).addr_spec
-        targets.append(f"<mailto:{mailbox}?subject=unsubscribe>")
+    targets.append(f"<mailto:{unsubscribe_mailbox(settings)}?subject=unsubscribe>")
     return ", ".join(targets)

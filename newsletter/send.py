@@ -35,7 +35,8 @@ from newsletter.errors import SendError
 DEFAULT_LEDGER = Path(".newsletter/deliveries.log")
 BACKOFF_SECONDS = (2.0, 5.0, 15.0, 30.0)  # waits before each retry of a temporary failure
 TLS_MODES = ("none", "starttls", "ssl")
-DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the first is the default mode
+# A daily issue is named by its date, a weekly edition by its ISO week (2024-W21).
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WEEK = re.compile(r"\d{4}-W\d{2}")
 # Deliberately simple (RFC 5321 §4.1.2 allows far more): catches typos in a mailing list.
@@ -43,6 +44,7 @@ _ADDRESS = re.compile(
     r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 )
 _HTTPS_TARGET = re.compile(r"<(https://[^>]+)>")
+_BARE_UNSUBSCRIBE_MAILTO = re.compile(r"mailto:[^>\s\"?]+\?subject=unsubscribe(?=[>\"\s]|$)")
 
 TlsMode = Literal["none", "starttls", "ssl"]
 
@@ -65,21 +67,10 @@ class SmtpSettings:
 
 def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings:
     """NEWSLETTER_SMTP_HOST, _PORT, _USER, _PASSWORD, _TLS (none|starttls|ssl)."""
-    problems = []
-    host = environ.get("NEWSLETTER_SMTP_HOST", "").strip()
-    if not host:
-        problems.append("NEWSLETTER_SMTP_HOST is not set: the SMTP server to send through")
-    tls = environ.get("NEWSLETTER_SMTP_TLS", "starttls").strip().lower() or "starttls"
-    if tls not in TLS_MODES:
-        problems.append(f"NEWSLETTER_SMTP_TLS must be one of {', '.join(TLS_MODES)}, found {tls!r}")
-        tls = "starttls"
-    port_text = environ.get("NEWSLETTER_SMTP_PORT", "").strip()
-    port = DEFAULT_PORTS[tls]
-    if port_text:
-        if port_text.isdigit() and 0 < int(port_text) < 65536:
-            port = int(port_text)
-        else:
-            problems.append(f"NEWSLETTER_SMTP_PORT must be a port number, found {port_text!r}")
+    problems: list[str] = []
+    host, port, tls = server_from_env(
+        environ, "NEWSLETTER_SMTP", "the SMTP server to send through", DEFAULT_PORTS, problems
+    )
     user = environ.get("NEWSLETTER_SMTP_USER", "")
     password = environ.get("NEWSLETTER_SMTP_PASSWORD", "")
     if bool(user) != bool(password):
@@ -87,6 +78,34 @@ def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings:
     if problems:
         raise SendError("cannot send: " + "; ".join(problems))
     return SmtpSettings(host, port, tls, user, password)  # type: ignore[arg-type]
+
+
+def server_from_env(
+    environ: Mapping[str, str],
+    prefix: str,
+    purpose: str,
+    default_ports: Mapping[str, int],
+    problems: list[str],
+) -> tuple[str, int, str]:
+    """`PREFIX_HOST`, `PREFIX_TLS` (the first of `default_ports` unless set) and
+    `PREFIX_PORT` (that mode's default port unless set); each problem is added to
+    `problems`, naming the variable to fix."""
+    host = environ.get(f"{prefix}_HOST", "").strip()
+    if not host:
+        problems.append(f"{prefix}_HOST is not set: {purpose}")
+    modes = list(default_ports)
+    tls = environ.get(f"{prefix}_TLS", "").strip().lower() or modes[0]
+    if tls not in TLS_MODES:
+        problems.append(f"{prefix}_TLS must be one of {', '.join(TLS_MODES)}, found {tls!r}")
+        tls = modes[0]
+    port_text = environ.get(f"{prefix}_PORT", "").strip()
+    port = default_ports[tls]
+    if port_text:
+        if port_text.isdigit() and 0 < int(port_text) < 65536:
+            port = int(port_text)
+        else:
+            problems.append(f"{prefix}_PORT must be a port number, found {port_text!r}")
+    return host, port, tls
 
 
 def built_issue_path(output_dir: Path, name: str) -> Path:
@@ -224,8 +243,10 @@ def recipient_message_id(issue_message_id: str, address: str) -> str:
     return f"<{local}.r{token}@{domain}>"
 
 
-def personal_copy(issue: EmailMessage, address: str) -> EmailMessage:
-    """The built issue addressed to one recipient, with their own unsubscribe link."""
+def personal_copy(issue: EmailMessage, address: str, unsubscribe_token: str = "") -> EmailMessage:
+    """The built issue addressed to one recipient, with their own unsubscribe link; with a
+    token, the `mailto:…?subject=unsubscribe` link becomes `…unsubscribe%20TOKEN`, which
+    the list acts on at once (RFC 2369 §3.2; the token is bound to this address)."""
     copy = message_from_bytes(issue.as_bytes(), policy=default_policy)
     assert isinstance(copy, EmailMessage)
     del copy["To"]
@@ -241,7 +262,21 @@ def personal_copy(issue: EmailMessage, address: str) -> EmailMessage:
         del copy["List-Unsubscribe"]
         copy["List-Unsubscribe"] = unsubscribe.replace(f"<{url}>", f"<{personal}>")
         _replace_in_bodies(copy, url, personal)
+    if unsubscribe_token:
+        _add_token_to_mailto(copy, unsubscribe_token)
     return copy
+
+
+def _add_token_to_mailto(message: EmailMessage, token: str) -> None:
+    header = str(message.get("List-Unsubscribe", ""))
+    found = _BARE_UNSUBSCRIBE_MAILTO.search(header)
+    if not found:
+        return
+    bare = found[0]
+    personal = f"{bare}%20{token}"  # RFC 6068 §5: a space in a mailto subject is %20
+    del message["List-Unsubscribe"]
+    message["List-Unsubscribe"] = header.replace(bare, personal)
+    _replace_in_bodies(message, bare, personal)
 
 
 def _replace_in_bodies(message: EmailMessage, url: str, personal: str) -> None:
@@ -319,6 +354,10 @@ class Sender:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     connect: Connect = connect
+    # The list address, so bounces come back to the list's mailbox (default: the From)
+    envelope_sender: str = ""
+    # address → its unsubscribe token, for the one-step mailto in each copy
+    unsubscribe_token: Callable[[str], str] | None = None
     unreachable: bool = False  # the last connection attempt failed
     _client: smtplib.SMTP | None = None
     _next_send: float = 0.0
@@ -332,7 +371,7 @@ class Sender:
     ) -> Report:
         report = Report(issue_name)
         delivered = self.ledger.delivered(issue_name)
-        sender_address = parseaddr(str(issue["From"]))[1]
+        sender_address = self.envelope_sender or parseaddr(str(issue["From"]))[1]
         try:
             for address in unique(addresses):
                 if address.lower() in delivered:
@@ -350,7 +389,8 @@ class Sender:
     def _deliver_one(
         self, issue: EmailMessage, issue_name: str, sender_address: str, address: str
     ) -> Outcome:
-        message = personal_copy(issue, address)
+        token = self.unsubscribe_token(address) if self.unsubscribe_token else ""
+        message = personal_copy(issue, address, token)
         message_id = str(message["Message-ID"])
         for attempt in range(len(self.backoff) + 1):
             if attempt:
@@ -452,13 +492,14 @@ def plan(
     to: Sequence[str],
     recipients_file: Path | None,
     ledger: Ledger,
+    subscribers: Sequence[str] = (),
 ) -> Plan:
     issue = read_issue(built_issue_path(output_dir, date))
     addresses = checked_addresses(to)
     if recipients_file is not None:
         addresses += read_recipients(recipients_file)
-    recipients = unique(addresses)
+    recipients = unique([*addresses, *subscribers])
     if not recipients:
-        raise SendError("no recipients: give --to ADDRESS or --recipients FILE")
+        raise SendError("no recipients: give --to ADDRESS, --recipients FILE or --subscribers")
     delivered = ledger.delivered(date)
     return Plan(issue, date, recipients, [a for a in recipients if a.lower() in delivered])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from newsletter.config import ICON_PATH, Settings
+from newsletter.mailing.letters import subscribe_mailto
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment, template_bytes
@@ -81,6 +82,14 @@ def site_files(
         ),
         # GitHub Pages serves this page at any missing path: relative links would break.
         "404.html": render_page("site/404.html", settings, root=settings.url(), canonical_url=""),
+        "subscribe/index.html": render_page(
+            "site/subscribe.html",
+            settings,
+            root="../",
+            canonical_url=settings.url("subscribe/"),
+            list_address=settings.list_mailbox,
+            subscribe_weekly_mailto=subscribe_mailto(settings.list_mailbox, "weekly"),
+        ),
         "style.css": render_page("site/style.css", settings),
         # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
         ICON_PATH: template_bytes(settings, "site/icon.png"),
@@ -112,5 +121,7 @@ def issue_description(digest: Digest) -> str:
 
 def render_page(template: str, settings: Settings, **context: object) -> bytes:
     env = environment(settings)
+    # Every page shows how to get the issues by mail (`newsletter subscribers sync`).
+    context.setdefault("subscribe_mailto", subscribe_mailto(settings.list_mailbox))
     text = env.get_template(template).render(settings=settings, **context)
     return text.encode("utf-8")

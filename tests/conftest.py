@@ -23,6 +23,14 @@ def scratch_build_cache(
     monkeypatch.setenv("NEWSLETTER_CACHE_DIR", str(tmp_path_factory.mktemp("build-cache")))
 
 
+@pytest.fixture(autouse=True)
+def developer_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as on a developer's terminal, even in CI: the log-privacy tests set `CI`
+    themselves (newsletter.privacy masks addresses when it is set)."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
     return SEEDS

@@ -107,16 +107,17 @@ def test_headers_identify_issue_list_and_one_click_unsubscribe(built: Path) -> N
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-def test_without_unsubscribe_settings_footer_asks_for_a_reply(
+def test_without_unsubscribe_settings_the_list_address_takes_unsubscribe_mail(
     digests: list[Digest], settings: Settings
 ) -> None:
     bare = dataclasses.replace(settings, unsubscribe_url="", unsubscribe_mailto="")
     files = mail.issue_email_files(by_date(digests, "2024-05-22"), bare)
     message = message_from_bytes(files["issues/2024-05-22/issue.eml"], policy=default_policy)
-    assert "List-Unsubscribe" not in message
+    mailto = "mailto:newsletter@example.org?subject=unsubscribe"  # `subscribers sync` reads it
+    assert message["List-Unsubscribe"] == f"<{mailto}>"
     assert "List-Unsubscribe-Post" not in message
-    assert "회신해 주세요" in files["issues/2024-05-22/email.html"].decode()
-    assert "회신해 주세요" in files["issues/2024-05-22/email.txt"].decode()
+    assert f'href="{mailto}"' in files["issues/2024-05-22/email.html"].decode()
+    assert mailto in files["issues/2024-05-22/email.txt"].decode()
 
 
 def test_mailto_only_gives_no_one_click_header(digests: list[Digest], settings: Settings) -> None:
@@ -296,7 +297,10 @@ def test_view_in_browser_and_unsubscribe_links(built: Path, settings: Settings) 
     page = lxml.html.fromstring((built / "issues/2024-05-22/email.html").read_bytes())
     hrefs = page.xpath("//a/@href")
     assert settings.issue_url("2024-05-22") in hrefs
-    assert hrefs[-1] == "https://papers.example.org/unsubscribe"
+    assert hrefs[-2:] == [
+        "mailto:unsubscribe@example.org?subject=unsubscribe",  # send adds the reader's token
+        "https://papers.example.org/unsubscribe",
+    ]
 
 
 def test_golden_text_and_decoded_html_of_one_issue(

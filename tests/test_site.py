@@ -185,7 +185,7 @@ def test_not_found_page_links_absolutely_because_pages_serves_it_at_any_path(
     output: Path, settings: Settings
 ) -> None:
     links = read_page(output / "404.html").links()
-    assert links and all(link.startswith((settings.base_url, "#")) for link in links)
+    assert links and all(link.startswith((settings.base_url, "#", "mailto:")) for link in links)
 
 
 def test_markup_in_a_digest_is_escaped_not_injected(settings: Settings) -> None:
@@ -308,3 +308,14 @@ def test_serve_answers_a_browsers_own_favicon_request(tmp_path: Path, seeds_dir:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_index_and_issue_pages_offer_the_subscribe_mailto_and_its_page(output: Path) -> None:
+    mailto = "mailto:newsletter@example.org?subject=subscribe"
+    for page in ("index.html", "issues/2024-05-22/index.html", "subscribe/index.html"):
+        assert mailto in read_page(output / page).links(), page
+    explained = (output / "subscribe" / "index.html").read_text(encoding="utf-8")
+    assert "subject=subscribe%20weekly" in explained  # the weekly edition
+    for topic in ("구독하기", "해지하기", "개인정보"):
+        assert f"<h2>{topic}</h2>" in explained
+    assert "subscribe/" in read_page(output / "index.html").links()

@@ -14,9 +14,11 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import imap_server
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
+from imapclient import IMAPClient  # type: ignore[import-untyped]
 from site_pages import snapshot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +81,7 @@ def test_permissions_are_least_privilege() -> None:
     assert document["permissions"] == {}
     jobs = document["jobs"]
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
-    for name in ("build", "mail"):
+    for name in ("build", "mail", "subscribers"):
         granted = jobs[name]["permissions"]
         assert "write" not in granted.values() and "id-token" not in granted, name
 
@@ -89,11 +91,25 @@ def test_run_steps_take_untrusted_values_through_env_only() -> None:
     assert runs and not any("${{" in run for run in runs)
 
 
-def test_secrets_reach_only_the_mail_step() -> None:
-    mail = step("mail", "mail")
+def test_secrets_reach_only_the_steps_that_mail_or_sync() -> None:
+    allowed = [step("mail", "mail"), step("mail", "sync"), step("subscribers", "sync")]
     for candidate in all_steps():
         mentions_secrets = "secrets." in yaml.safe_dump(candidate)
-        assert mentions_secrets == (candidate == mail), candidate
+        assert mentions_secrets == (candidate in allowed), candidate
+        mentions_imap = "secrets.NEWSLETTER_IMAP_PASSWORD" in yaml.safe_dump(candidate)
+        assert mentions_imap == (candidate in allowed), candidate
+
+
+def test_the_list_is_synced_hourly_and_right_before_mailing() -> None:
+    document = workflow()
+    triggers = document.get("on") or document[True]  # YAML 1.1 reads a bare `on` as true
+    assert triggers["schedule"] == [{"cron": "17 * * * *"}]
+    assert document["jobs"]["subscribers"]["if"] == "github.event_name == 'schedule'"
+    for name in ("build", "deploy", "mail"):
+        assert document["jobs"][name]["if"] == "github.event_name != 'schedule'", name
+    mail_steps = [s.get("id") for s in document["jobs"]["mail"]["steps"]]
+    assert mail_steps.index("sync") == mail_steps.index("mail") - 1
+    assert "concurrency" not in document["jobs"]["subscribers"]  # the workflow's own group
 
 
 def test_mailing_runs_one_at_a_time_without_cancelling() -> None:
@@ -203,6 +219,13 @@ def mail_env(before: str, after: str, smtp_port: int, recipients: str) -> dict[s
         "NEWSLETTER_SMTP_PASSWORD": "",
         "NEWSLETTER_SMTP_TLS": "none",
         "NEWSLETTER_RECIPIENTS": recipients,
+        # no mailing list here: test_mailing.py runs one against dovecot
+        "NEWSLETTER_IMAP_HOST": "",
+        "NEWSLETTER_IMAP_PORT": "",
+        "NEWSLETTER_IMAP_USER": "",
+        "NEWSLETTER_IMAP_PASSWORD": "",
+        "NEWSLETTER_IMAP_TLS": "",
+        "NEWSLETTER_LIST_SECRET": "",
     }
 
 
@@ -346,6 +369,45 @@ def test_without_smtp_secrets_mailing_is_skipped_with_a_notice(
     publish(clone)
     result = ok(mail(clone, mail_env(before, after, 25, "")))
     assert "::notice::" in result.stdout and NEW_DATE in result.stdout
+
+
+def test_without_imap_secrets_the_sync_says_so_and_does_not_fail(clone: Path) -> None:
+    env = {name: "" for name in step("subscribers", "sync")["env"]}
+    result = ok(run_step("subscribers", "sync", clone, env))
+    assert "::notice::no mailing list" in result.stdout
+
+
+def test_the_scheduled_sync_answers_the_mailbox_and_masks_addresses_in_the_log(
+    clone: Path, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received, smtp_port = inbox
+    server = imap_server.start()
+    try:
+        client = IMAPClient(server.host, port=server.port, ssl=False, timeout=10)
+        client.login(server.user, server.password)
+        client.append(
+            "INBOX",
+            b"From: Ada <ada@example.org>\r\nTo: newsletter@example.org\r\n"
+            b"Subject: subscribe\r\nMessage-ID: <1@example.org>\r\n\r\nhello\r\n",
+        )
+        client.logout()
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as on the runner
+        env = {
+            **server.env(),
+            "NEWSLETTER_LIST_SECRET": "a-secret-for-the-workflow-test",
+            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+            "NEWSLETTER_SMTP_PORT": str(smtp_port),
+            "NEWSLETTER_SMTP_USER": "",
+            "NEWSLETTER_SMTP_PASSWORD": "",
+            "NEWSLETTER_SMTP_TLS": "none",
+        }
+        result = ok(run_step("subscribers", "sync", clone, env))
+    finally:
+        imap_server.stop(server)
+    ((recipients, confirmation),) = received.messages
+    assert recipients == ["ada@example.org"] and "confirm" in str(confirmation["Subject"])
+    assert "a***@example.org" in result.stdout
+    assert "ada@example.org" not in result.stdout + result.stderr
 
 
 def test_a_manual_run_publishes_but_mails_nothing(clone: Path) -> None:
