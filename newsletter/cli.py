@@ -319,8 +319,9 @@ def send(
 
     The server comes from the environment: NEWSLETTER_SMTP_HOST, NEWSLETTER_SMTP_PORT,
     NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).
-    Each copy's unsubscribe link is the configured unsubscribe_url plus `?email=<address>`;
-    with NEWSLETTER_LIST_SECRET set, its unsubscribe mailto carries the recipient's token.
+    Each copy's unsubscribe link is the configured unsubscribe_url plus `?address=<address>`;
+    with NEWSLETTER_LIST_SECRET set, that link and the unsubscribe mailto carry the
+    recipient's token.
     """
     try:
         settings = load_settings(config)

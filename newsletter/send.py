@@ -189,30 +189,36 @@ def unique(addresses: Iterable[str]) -> list[str]:
 
 
 class Ledger:
-    """Append-only, tab-separated: `issue  status  address  message-id  server reply`.
+    """Append-only, tab-separated: `issue  status  recipient-key  message-id  server reply`.
 
     Only `accepted` lines count as delivered; `refused` lines are kept for the record, and
     a later run tries those recipients again (the address may have been fixed).
+
+    The ledger is kept in the Actions cache between workflow runs, so it holds no address:
+    each recipient is a hash of the address (`recipient_key`), and the address is cut out of
+    the server's reply. Lines an older version wrote with the address itself still count.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def delivered(self, issue: str) -> set[str]:
+        """The recipient keys the server accepted this issue for."""
         if not self.path.exists():
             return set()
         accepted = set()
         for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             fields = line.split("\t")
             if len(fields) >= 3 and fields[0] == issue and fields[1] == "accepted":
-                accepted.add(fields[2].lower())
+                recipient = fields[2]
+                accepted.add(recipient_key(recipient) if "@" in recipient else recipient)
         return accepted
 
     def record(self, issue: str, status: str, address: str, message_id: str, reply: str) -> None:
         """Append one line and force it to disk before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        reply = " ".join(reply.split())
-        line = f"{issue}\t{status}\t{address}\t{message_id}\t{reply}\n"
+        reply = " ".join(re.sub(re.escape(address), "<recipient>", reply, flags=re.I).split())
+        line = f"{issue}\t{status}\t{recipient_key(address)}\t{message_id}\t{reply}\n"
         with self.path.open("ab") as file:
             if file.tell() > 0 and not self._ends_with_newline():
                 file.write(b"\n")  # a line cut short by a crash stays on its own
@@ -226,14 +232,23 @@ class Ledger:
             return file.read(1) == b"\n"
 
 
+def recipient_key(address: str) -> str:
+    """How the ledger names a recipient: a hash of the address, case-insensitive (an address
+    differing only in case is the same mailbox for every provider we know)."""
+    return "r-" + hashlib.sha256(b"ledger\0" + address.lower().encode()).hexdigest()[:32]
+
+
 # --- one copy per recipient -----------------------------------------------------------------
 
 
-def personal_unsubscribe_url(url: str, address: str) -> str:
-    """The configured URL with `email=<address>` added to its query string; the endpoint
-    reads it to know who is leaving."""
+def personal_unsubscribe_url(url: str, address: str, token: str = "") -> str:
+    """The configured URL with `address=<address>` (and the recipient's unsubscribe token,
+    when the list has a secret) added to its query string: the endpoint reads who is leaving
+    and can check the token. Not `email=`: SpamAssassin scores a link carrying the
+    recipient's address under that name (GB_CUSTOM_HTM_URI)."""
     separator = "&" if "?" in url else "?"
-    return f"{url}{separator}email={quote(address, safe='@')}"
+    personal = f"{url}{separator}address={quote(address, safe='@')}"
+    return f"{personal}&token={quote(token)}" if token else personal
 
 
 def recipient_message_id(issue_message_id: str, address: str) -> str:
@@ -258,7 +273,7 @@ def personal_copy(issue: EmailMessage, address: str, unsubscribe_token: str = ""
     found = _HTTPS_TARGET.search(unsubscribe)
     if found:
         url = found[1]
-        personal = personal_unsubscribe_url(url, address)
+        personal = personal_unsubscribe_url(url, address, unsubscribe_token)
         del copy["List-Unsubscribe"]
         copy["List-Unsubscribe"] = unsubscribe.replace(f"<{url}>", f"<{personal}>")
         _replace_in_bodies(copy, url, personal)
@@ -374,7 +389,7 @@ class Sender:
         sender_address = self.envelope_sender or parseaddr(str(issue["From"]))[1]
         try:
             for address in unique(addresses):
-                if address.lower() in delivered:
+                if recipient_key(address) in delivered:
                     outcome = Outcome(address, "skipped", "already delivered (ledger)")
                 elif self.unreachable:
                     outcome = Outcome(address, "failed", "not tried: the server is unreachable")
@@ -502,4 +517,5 @@ def plan(
     if not recipients:
         raise SendError("no recipients: give --to ADDRESS, --recipients FILE or --subscribers")
     delivered = ledger.delivered(date)
-    return Plan(issue, date, recipients, [a for a in recipients if a.lower() in delivered])
+    done = [address for address in recipients if recipient_key(address) in delivered]
+    return Plan(issue, date, recipients, done)

@@ -244,7 +244,7 @@ def test_subscribe_confirm_receive_and_leave(world: World, tmp_path: Path) -> No
     copy = send.personal_copy(issue, ADA, tokens.unsubscribe(ADA))
     header = str(copy["List-Unsubscribe"])
     assert header == (
-        f"<https://papers.example.org/unsubscribe?email={ADA}>, "
+        f"<https://papers.example.org/unsubscribe?address={ADA}&token={tokens.unsubscribe(ADA)}>, "
         f"<mailto:unsubscribe@example.org?subject=unsubscribe%20{tokens.unsubscribe(ADA)}>"
     )
     assert copy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # RFC 8058

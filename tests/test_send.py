@@ -121,7 +121,7 @@ def test_each_recipient_gets_one_personal_copy_over_one_connection(
         assert message["To"] == address
         assert message["Subject"] == issue["Subject"]
         ids.add(message["Message-ID"])
-        personal = f"https://papers.example.org/unsubscribe?email={address}"
+        personal = f"https://papers.example.org/unsubscribe?address={address}"
         assert f"<{personal}>" in message["List-Unsubscribe"]
         text_part, html_part = message.iter_parts()
         assert personal in text_part.get_content()
@@ -160,7 +160,20 @@ def test_refusals_busy_replies_and_a_dropped_connection(
     assert mailbox.connections == 3  # the first, then a fresh one after each fault
     ledger_lines = (tmp_path / "ledger").read_text().splitlines()
     assert [line.split("\t")[1] for line in ledger_lines].count("accepted") == 5
-    assert any("\trefused\treader2@example.com\t" in line for line in ledger_lines)
+    refused_key = send.recipient_key("reader2@example.com")
+    assert any(f"\trefused\t{refused_key}\t" in line for line in ledger_lines)
+    # The ledger is kept in the Actions cache: no address in it, not even in a reply.
+    assert "@example.com" not in (tmp_path / "ledger").read_text()
+
+
+def test_a_ledger_written_with_addresses_still_counts_them(
+    mailbox: Mailbox, issue: EmailMessage, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.write_text(f"{DATE}\taccepted\tReader1@Example.com\t<id>\t250 ok\n")
+    report = sender(mailbox, ledger).deliver(issue, DATE, RECIPIENTS[:2])
+    assert [o.status for o in report.outcomes] == ["skipped", "accepted"]
+    assert mailbox.addresses() == [RECIPIENTS[1]]
 
 
 def test_rerun_after_a_crash_sends_only_to_the_rest(
@@ -195,7 +208,8 @@ def test_temporary_failures_give_up_after_the_last_backoff(
     report = sender(mailbox, tmp_path / "ledger").deliver(issue, DATE, RECIPIENTS[:2])
     assert [o.status for o in report.outcomes] == ["failed", "accepted"]
     assert "451" in report.outcomes[0].reply
-    assert send.Ledger(tmp_path / "ledger").delivered(DATE) == {"reader2@example.com"}
+    delivered = send.Ledger(tmp_path / "ledger").delivered(DATE)
+    assert delivered == {send.recipient_key("reader2@example.com")}
 
 
 def test_unreachable_server_fails_fast_for_everyone(issue: EmailMessage, tmp_path: Path) -> None:

@@ -411,8 +411,9 @@ def test_send_mails_a_weekly_edition_once_per_recipient(
     assert message["To"] == "ada@example.org"
     assert "주간" in str(message["Subject"])
     text = str(message.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
-    assert "https://papers.example.org/unsubscribe?email=ada@example.org" in text
-    assert "2010-W03\taccepted\tada@example.org" in (tmp_path / "deliveries.log").read_text()
+    assert "https://papers.example.org/unsubscribe?address=ada@example.org" in text
+    ledger = (tmp_path / "deliveries.log").read_text(encoding="utf-8")
+    assert ledger.startswith("2010-W03\taccepted\t") and "ada@" not in ledger
 
 
 # --- golden files, from the real seeds -------------------------------------------------------
