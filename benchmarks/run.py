@@ -159,9 +159,12 @@ class OursRun:
 class Ours:
     """Builds one synthetic archive with `python -m newsletter build` in a scratch folder."""
 
-    def __init__(self, workdir: Path, python: str, css_inliner: str = "premailer") -> None:
+    def __init__(
+        self, workdir: Path, python: str, css_inliner: str = "premailer", search: bool = True
+    ) -> None:
         self.workdir = workdir
         self.css_inliner = css_inliner
+        self.search = search
         self.seeds = workdir / "seeds"
         self.output = workdir / "public"
         self.cache = workdir / "cache"
@@ -187,6 +190,7 @@ class Ours:
             str(self.output),
             "--base-url",
             BASE_URL,
+            *([] if self.search else ["--no-search"]),
         ]
 
     def build(self) -> Measurement:
@@ -393,7 +397,9 @@ def benchmark(options: argparse.Namespace) -> None:
     rows = []
     for count in options.sizes:
         with_pelican = not options.skip_pelican and count <= options.pelican_max
-        ours = Ours(scratch / str(count) / "ours", options.python, options.css_inliner)
+        ours = Ours(
+            scratch / str(count) / "ours", options.python, options.css_inliner, options.search
+        )
         pelican: list[PelicanRun] = []
         pelican_site = Pelican(scratch / str(count) / "pelican")
         if with_pelican:
@@ -455,6 +461,12 @@ def parser() -> argparse.ArgumentParser:
         choices=["premailer", "css-inline"],
         default="premailer",
         help="the css_inliner setting our builds use",
+    )
+    arguments.add_argument(
+        "--no-search",
+        dest="search",
+        action="store_false",
+        help="build without the Pagefind search indexes (newsletter build --no-search)",
     )
     arguments.add_argument(
         "--python", default=sys.executable, help="interpreter with the newsletter installed"

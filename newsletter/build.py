@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from newsletter import feeds, mail, site, weekly
+from newsletter import feeds, mail, search, site, weekly
 from newsletter.cache import (
     CACHE_DIR_ENV,
     DEFAULT_CACHE_DIR,
@@ -95,6 +95,7 @@ def build(
     cache_dir: Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    with_search: bool = True,
 ) -> BuildReport:
     started = time.perf_counter()
     cache = BuildCache(cache_dir or Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR))
@@ -116,6 +117,11 @@ def build(
         stage.write(site.site_files(digests, settings, weekly.weeks_by_month(weeks)))
         run.feeds(digests, updated)
         run.weekly_editions(weeks, updated, workers)
+        newest = [parse_file(d.source_path) for d in digests[-feeds.PAPER_FEED_ISSUES :]]
+        stage.write(feeds.paper_feed_files(newest, settings, updated))
+        if with_search:
+            groups = site.search_groups(digests)
+            search.write_indexes(Path(stage.root), groups, cache.root / "search")
     cache.prune(run.used_keys, run.used_blobs)
     return BuildReport(
         issues=len(digests),

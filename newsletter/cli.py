@@ -244,6 +244,13 @@ def build(
             help=f"Build cache folder (default {DEFAULT_CACHE_DIR}); safe to delete.",
         ),
     ] = None,
+    search: Annotated[
+        bool,
+        typer.Option(
+            "--search/--no-search",
+            help="Index the issue pages for the site's search page (Pagefind).",
+        ),
+    ] = True,
 ) -> None:
     """Build feeds, email issues and the web archive from the digests."""
     if not seeds.is_dir():
@@ -255,7 +262,7 @@ def build(
             typer.echo(warning, err=True)
         with _progress_bar("building") as progress:
             report = build_module.build(
-                seeds, output, settings, cache_dir=cache_dir, progress=progress
+                seeds, output, settings, cache_dir=cache_dir, progress=progress, with_search=search
             )
     except NewsletterError as error:
         raise fail(error) from None

@@ -1,8 +1,10 @@
-"""Atom 1.0 with RFC 5005 archive pages, RSS 2.0 and JSON Feed 1.1 from the model.
+"""Atom 1.0 with RFC 5005 archive pages, RSS 2.0 and JSON Feed 1.1 from the model, and a
+per-paper Atom feed (`papers.xml`: one entry per paper of the newest issues).
 
-Each digest becomes one `IssueEntry`, built once; feedgen serialises the entries to Atom and
-RSS, `json` to JSON Feed. Everything here is pure: output depends only on the arguments and
-the templates (no clock: feedgen's `now()` defaults are always overridden).
+Each digest (and each paper of papers.xml) becomes one `IssueEntry`, built once; feedgen
+serialises the entries to Atom and RSS, `json` to JSON Feed. Everything here is pure: output
+depends only on the arguments and the templates (no clock: feedgen's `now()` defaults are
+always overridden).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -20,13 +23,15 @@ from feedgen.util import xml_elem
 
 from newsletter import __version__
 from newsletter.config import Settings
-from newsletter.markup import escape
-from newsletter.model import Digest
+from newsletter.markup import escape, inline_text
+from newsletter.model import Digest, Paper
 from newsletter.templating import environment
 
 FEED_PATH = "feed.xml"
 RSS_PATH = "rss.xml"
 JSON_FEED_PATH = "feed.json"
+PAPERS_PATH = "papers.xml"
+PAPER_FEED_ISSUES = 7  # papers.xml holds every paper of the newest week of issues
 ARCHIVE_FOLDER = "feeds/archive"
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
@@ -225,6 +230,59 @@ def issue_summary(digest: Digest, shown: int = 3) -> str:
 def issue_content_html(digest: Digest, settings: Settings) -> str:
     template = environment(settings).get_template("feed/issue.html")
     return template.render(digest=digest, issue_url=settings.issue_url(digest.slug))
+
+
+def paper_feed_files(
+    digests: Sequence[Digest], settings: Settings, updated: Mapping[dt.date, dt.datetime]
+) -> dict[str, bytes]:
+    """papers.xml: one entry per paper of `digests` (full digests, oldest first; the build
+    passes the newest `PAPER_FEED_ISSUES`), newest issue first, file order within one."""
+    if not digests:
+        return {}
+    entries = [
+        paper_entry(paper, digest, settings, updated.get(digest.date))
+        for digest in reversed(digests)
+        for paper in digest.papers
+    ]
+    links = [
+        Link(settings.url(PAPERS_PATH), "self", ATOM_TYPE),
+        Link(settings.url(), "alternate", "text/html"),
+    ]
+    generator = _feed_generator(entries, settings, links, _newest_update(entries))
+    generator.id(f"tag:{settings.feed_id_authority}:papers")  # not feed.xml's id
+    generator.title(f"{settings.title} · 논문별")
+    return {PAPERS_PATH: bytes(generator.atom_str(pretty=True))}
+
+
+def paper_entry(
+    paper: Paper, digest: Digest, settings: Settings, updated: dt.datetime | None
+) -> IssueEntry:
+    """One paper as a feed entry: its link is the paper, its content the issue's summary."""
+    issue_url = settings.issue_url(digest.slug)
+    template = environment(settings).get_template("feed/paper.html")
+    summary = inline_text(paper.bullets[0]) if paper.bullets else paper.title
+    return IssueEntry(
+        id=paper_entry_id(paper, digest, settings),
+        title=paper.title,
+        link=paper.link,
+        published=settings.published_time(digest.date),
+        updated=_entry_time(digest, settings, updated),
+        content_html=template.render(paper=paper, digest=digest, issue_url=issue_url),
+        summary=summary,
+        categories=(
+            Category(*DAILY_PAPERS_CATEGORY),
+            Category(f"{digest.date:%Y-%m}", f"{digest.date.year}년 {digest.date.month}월"),
+        ),
+        thumbnail_url=paper.thumbnail_url,
+    )
+
+
+def paper_entry_id(paper: Paper, digest: Digest, settings: Settings) -> str:
+    """RFC 4151 tag URI of the issue date and the paper's URL: stable forever, and distinct
+    when a paper returns in a later issue. The URL is percent-encoded where a tag's
+    specific part (RFC 4151 §2.1: pchar, "/", "?") does not allow a character."""
+    url = quote(paper.link, safe="/?:@!$&'()*+,;=-._~")
+    return f"tag:{settings.feed_id_authority}:paper/{digest.date.isoformat()}/{url}"
 
 
 def archive_path(number: int, channel: Channel = DAILY) -> str:

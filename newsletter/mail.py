@@ -21,9 +21,8 @@ from newsletter.config import Settings
 from newsletter.headers import folded_header
 from newsletter.model import Digest, Paper
 from newsletter.plaintext import wrap_text
-from newsletter.templating import environment, weekday
+from newsletter.templating import author_line, environment, weekday
 
-AUTHORS_SHOWN = 5
 _RIGHT_TO_LEFT = {"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"}
 PREHEADER_PAPERS = 3
 SUBJECT_PREFIX = "[Daily Papers]"
@@ -182,16 +181,6 @@ def preheader(digest: Digest) -> str:
 
 def date_label(date: dt.date) -> str:
     return f"{date.year}년 {date.month}월 {date.day}일 ({weekday(date)})"
-
-
-def author_line(paper: Paper, shown: int = AUTHORS_SHOWN) -> str:
-    """The first authors, then "외 N명" for the rest; "등" when the digest itself cut the
-    list short ("+") and the number left out is unknown."""
-    names = ", ".join(paper.authors[:shown])
-    hidden = len(paper.authors) - shown
-    if hidden > 0:
-        return f"{names} 외 {hidden}명"
-    return f"{names} 등" if paper.authors_truncated else names
 
 
 def paper_card(paper: Paper) -> PaperCard:

@@ -11,8 +11,10 @@ from markupsafe import Markup
 
 from newsletter.config import Settings
 from newsletter.markup import inline_html, inline_text
+from newsletter.model import Paper
 
 _PACKAGE = Path(__file__).resolve().parent
+AUTHORS_SHOWN = 5  # the authors an email, a feed entry or a web page names before "외 N명"
 
 
 def builtin_templates_dir() -> Path:
@@ -54,7 +56,9 @@ def _environment(user_dir: str) -> jinja2.Environment:
     )
     env.filters["inline_html"] = lambda source: Markup(inline_html(source))
     env.filters["inline_text"] = inline_text
+    env.filters["author_line"] = author_line
     env.globals["weekday"] = weekday
+    env.globals["authors_shown"] = AUTHORS_SHOWN
     return env
 
 
@@ -65,3 +69,13 @@ _WEEKDAYS = "월화수목금토일"
 def weekday(date: dt.date) -> str:
     """The one-letter Korean weekday: 월 for Monday … 일 for Sunday."""
     return _WEEKDAYS[date.weekday()]
+
+
+def author_line(paper: Paper, shown: int = AUTHORS_SHOWN) -> str:
+    """The first authors, then "외 N명" for the rest; "등" when the digest itself cut the
+    list short ("+") and the number left out is unknown."""
+    names = ", ".join(paper.authors[:shown])
+    hidden = len(paper.authors) - shown
+    if hidden > 0:
+        return f"{names} 외 {hidden}명"
+    return f"{names} 등" if paper.authors_truncated else names

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+
+from newsletter.config import Settings
+from newsletter.serve import preview_server, site_prefix
 
 LINK_ATTRIBUTES = {"a": "href", "link": "href", "img": "src", "video": "src", "source": "src"}
 
@@ -85,3 +91,18 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+@contextmanager
+def serving(output: Path, settings: Settings) -> Iterator[str]:
+    """The built site on 127.0.0.1 (`newsletter serve`'s server), under the same path as its
+    base URL; yields the site's URL."""
+    server = preview_server(output, settings, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield f"http://{host!s}:{port}{site_prefix(settings)}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import importlib.util
 import itertools
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,14 +14,13 @@ from urllib.parse import urljoin
 import pytest
 from browser import chromium, offline
 from golden import assert_matches_golden
-from site_pages import broken_links, read_page, snapshot
+from site_pages import broken_links, read_page, serving, snapshot
 
 from newsletter import site
 from newsletter.build import build
 from newsletter.config import Settings, load_settings
 from newsletter.errors import DigestError
 from newsletter.model import Digest, Paper
-from newsletter.serve import preview_server
 
 REPO = Path(__file__).resolve().parent.parent
 VIDEO_DATE = "2024-02-22"  # the seed whose second paper is a video
@@ -42,25 +40,38 @@ def page_paths(output: Path) -> list[str]:
     )
 
 
-def test_index_lists_every_issue_newest_first_grouped_by_month(
+def test_index_lists_the_recent_issues_newest_first_grouped_by_month(
     output: Path, digests: list[Digest]
 ) -> None:
     page = read_page(output / "index.html")
     hrefs = [a["href"] for a in page.all("a")]
     issue_links = [href for href in hrefs if href.startswith("issues/") and "#" not in href]
-    newest_first = sorted(digests, key=lambda d: d.date, reverse=True)
-    assert issue_links == [f"issues/{d.slug}/" for d in newest_first]
-    assert [h["id"] for h in page.all("h2")] == ["month-2024-05", "month-2024-04", "month-2024-02"]
-    assert "2024년 4월" in page.text
-    for digest in digests:
+    # The seeds' newest issue is 2024-05-22: the 30 days before it reach back to April 23.
+    recent = [d for d in digests if d.date > dt.date(2024, 4, 22)]
+    assert 0 < len(recent) < len(digests)
+    assert issue_links == [f"issues/{d.slug}/" for d in reversed(recent)]
+    months = [h["id"] for h in page.all("h2") if h["id"].startswith("month-")]
+    assert months == sorted({f"month-{d.date:%Y-%m}" for d in recent}, reverse=True)
+    for digest in recent:
         assert f"논문 {len(digest.papers)}편 · 추천 {digest.total_votes}표" in page.text
 
 
-def test_index_shows_the_top_papers_of_each_issue_linking_to_their_anchor(
+def test_index_links_a_page_per_year_that_lists_every_issue_of_it(
+    output: Path, digests: list[Digest]
+) -> None:
+    index = read_page(output / "index.html")
+    assert "years/2024/" in [a["href"] for a in index.all("a")]
+    year = read_page(output / "years/2024/index.html")
+    listed = [a["href"] for a in year.all("a") if "/issues/" in a["href"]]
+    assert listed == [f"../../issues/{d.slug}/" for d in reversed(digests)]
+    assert [h["id"] for h in year.all("h2")] == ["month-2024-05", "month-2024-04", "month-2024-02"]
+
+
+def test_index_shows_the_top_papers_of_each_recent_issue_linking_to_their_anchor(
     output: Path, digests: list[Digest]
 ) -> None:
     hrefs = {a["href"] for a in read_page(output / "index.html").all("a")}
-    for digest in digests:
+    for digest in site.recent_digests(digests):
         for paper in digest.top_papers[: site.TOP_PAPERS_ON_INDEX]:
             assert f"issues/{digest.slug}/#{paper.anchor}" in hrefs
 
@@ -245,13 +256,8 @@ WIDTHS = (375, 1280)
 @pytest.fixture(scope="module")
 def served(output: Path, settings: Settings) -> Iterator[str]:
     """The built site on 127.0.0.1, under the same path as its base URL."""
-    server = preview_server(output, settings, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host!s}:{port}/newsletter/"
-    server.shutdown()
-    server.server_close()
+    with serving(output, settings) as url:
+        yield url
 
 
 def test_pages_fit_phone_and_desktop_in_light_and_dark(
@@ -261,7 +267,12 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
     shots.mkdir(exist_ok=True)
     video_issue = f"issues/{VIDEO_DATE}/"
     expected_titles = {
-        "": [p.title for d in digests for p in d.top_papers[: site.TOP_PAPERS_ON_INDEX]],
+        "": [
+            p.title
+            for d in site.recent_digests(digests)
+            for p in d.top_papers[: site.TOP_PAPERS_ON_INDEX]
+        ],
+        "years/2024/": [d.top_papers[0].title for d in digests],
         video_issue: [p.title for d in digests if d.slug == VIDEO_DATE for p in d.papers],
     }
     with chromium() as browser:
@@ -288,7 +299,12 @@ def test_pages_fit_phone_and_desktop_in_light_and_dark(
 
 
 def test_index_and_an_issue_page_match_their_golden_files(output: Path) -> None:
-    for page in ("index.html", "issues/2024-02-22/index.html"):
+    for page in (
+        "index.html",
+        "issues/2024-02-22/index.html",
+        "years/2024/index.html",
+        "search/index.html",
+    ):
         name = "site/" + page.replace("/", "_")
         assert_matches_golden(name, (output / page).read_text(encoding="utf-8"))
 
@@ -298,16 +314,11 @@ def test_serve_answers_a_browsers_own_favicon_request(tmp_path: Path, seeds_dir:
     output = tmp_path / "public"
     local = load_settings(None)
     build(seeds_dir, output, local)
-    server = preview_server(output, local, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        with urllib.request.urlopen(f"http://{host!s}:{port}/favicon.ico", timeout=10) as reply:
-            assert (reply.status, reply.read()) == (200, (output / "favicon.ico").read_bytes())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        serving(output, local) as url,
+        urllib.request.urlopen(f"{url}favicon.ico", timeout=10) as reply,
+    ):
+        assert (reply.status, reply.read()) == (200, (output / "favicon.ico").read_bytes())
 
 
 def test_index_and_issue_pages_offer_the_subscribe_mailto_and_its_page(output: Path) -> None:

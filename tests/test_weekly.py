@@ -193,13 +193,19 @@ def test_a_page_ranks_the_weeks_papers_like_an_independent_sort(
 def test_pages_link_to_each_paper_in_its_daily_issue_and_back(archive: Archive) -> None:
     pages = [f"weekly/{name}/index.html" for name in FINISHED] + ["index.html"]
     pages += [f"issues/2010-01-{day:02d}/index.html" for day in (1, 18, 24)]
+    pages += ["years/2010/index.html"]
     problems = [
         p for page in pages for p in broken_links(archive.public, page, archive.settings.base_url)
     ]
     assert problems == []
+    # The index lists the weeks of its recent months; the year pages list them all.
     index_links = [a["href"] for a in read_page(archive.public / "index.html").all("a")]
     assert [link for link in index_links if link.startswith("weekly/")] == [
         f"weekly/{name}/" for name in reversed(FINISHED)
+    ]
+    year_links = [a["href"] for a in read_page(archive.public / "years/2010/index.html").all("a")]
+    assert [link for link in year_links if "weekly/" in link] == [
+        f"../../weekly/{name}/" for name in reversed(FINISHED)
     ]
     daily = read_page(archive.public / "issues/2010-01-20/index.html")
     assert "../../weekly/2010-W03/" in [a["href"] for a in daily.all("a")]
