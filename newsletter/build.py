@@ -32,9 +32,9 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from newsletter import output
 from newsletter.cache import (
@@ -60,6 +60,9 @@ from newsletter.model import (
 )
 from newsletter.parse import duplicate_date_problems, find_digest_files
 from newsletter.templating import template_folders
+
+if TYPE_CHECKING:
+    from newsletter import weekly
 
 Files = dict[str, bytes]
 Progress = Callable[[int, int], None]  # (issues done, issues in all)
@@ -107,6 +110,15 @@ class _IssueTask:
     digest: Blob  # the full digest is loaded from the cache by whoever renders it
     previous: Digest | None
     following: Digest | None
+    settings: Settings
+    cache_root: Path
+    week: weekly.Week | None = None  # its finished week, which the issue page links to
+
+
+@dataclass(frozen=True)
+class _WeekTask:
+    week: weekly.WeekDigests  # outlines; the full digests are loaded by whoever renders it
+    digests: tuple[tuple[Blob, str], ...]  # each digest's blob and source path
     settings: Settings
     cache_root: Path
 
@@ -189,10 +201,14 @@ def _build(
     # Templates by their bytes: a changed template renders everything again.
     templates = files_fingerprint(template_folders(settings.templates_dir))
     context = hash_parts(code, settings.fingerprint(), templates)
+    from newsletter import weekly
+
+    weeks = weekly.finished_weeks(digests)
     render = _Render(cache, context, source_key, settings)
-    rendered = render.issues(parsed, workers, progress)
-    render.site_pages(digests)
-    render.feeds(digests, updated)
+    rendered = render.issues(parsed, workers, progress, weekly.week_of_issue(weeks))
+    render.site_pages(digests, weekly.weeks_by_month(weeks))
+    render.weekly_editions(weeks, workers)
+    render.feeds(digests, updated, weeks)
     if with_search:
         render.search_indexes(digests, cache_root / "search")
     plans = [
@@ -245,9 +261,14 @@ class _Render:
         self.entries: dict[dt.date, Blob] = {}  # each issue's feed entry HTML
         self.parsed: Sequence[_Parsed] = ()
         self.full_digests: dict[dt.date, Blob] = {}
+        self.week_entries: dict[str, Blob] = {}  # each week's feed entry HTML
 
     def issues(
-        self, parsed: Sequence[_Parsed], workers: int | None, progress: Progress | None
+        self,
+        parsed: Sequence[_Parsed],
+        workers: int | None,
+        progress: Progress | None,
+        weeks: Mapping[dt.date, weekly.Week],
     ) -> int:
         """Each issue's page and email, rendered in a process pool when many are missing;
         returns how many were rendered."""
@@ -256,7 +277,8 @@ class _Render:
         keys, tasks = [], []
         for item, (digest, previous, following) in zip(parsed, neighbours(digests), strict=True):
             self.full_digests[digest.date] = item.digest
-            keys.append(self._issue_key(digest, previous, following))
+            week = weeks.get(digest.date)
+            keys.append(self._issue_key(digest, previous, following, week))
             tasks.append(
                 _IssueTask(
                     digest.source_path,
@@ -265,6 +287,7 @@ class _Render:
                     following,
                     self.settings,
                     self.cache.root,
+                    week,
                 )
             )
         cached = [_issue_record(self.cache.get(key)) for key in keys]
@@ -283,18 +306,25 @@ class _Render:
                 progress(done, len(keys))
         return len(missing)
 
-    def site_pages(self, digests: Sequence[Digest]) -> None:
-        """The index of every issue, the 404 page and the style sheet."""
+    def site_pages(
+        self, digests: Sequence[Digest], weeks_by_month: Mapping[str, Sequence[weekly.Week]]
+    ) -> None:
+        """The index, the year pages, the 404 page and the style sheet."""
 
         def render() -> Files:
             from newsletter import site
 
-            return site.site_files(digests, self.settings)
+            return site.site_files(digests, self.settings, weeks_by_month)
 
         key = hash_parts(self.context, "site pages", *(self.source_key[d.date] for d in digests))
         self.outputs.site.update(self.cached_files(key, render))
 
-    def feeds(self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]) -> None:
+    def feeds(
+        self,
+        digests: Sequence[Digest],
+        updated: Mapping[dt.date, dt.datetime],
+        weeks: Sequence[weekly.WeekDigests],
+    ) -> None:
         """The subscription feeds (the newest entries) and the archive pages, of which only
         the newest is not yet final. All of them are cached under one key as well, so a
         build with nothing new does not load the feed libraries."""
@@ -304,12 +334,17 @@ class _Render:
             *(self.source_key[digest.date] for digest in digests),
             *(updated[digest.date].isoformat() for digest in digests),
         )
-        self.outputs.site.update(self.cached_files(key, lambda: self._feed_files(digests, updated)))
+        self.outputs.site.update(
+            self.cached_files(key, lambda: self._feed_files(digests, updated, weeks))
+        )
 
     def _feed_files(
-        self, digests: Sequence[Digest], updated: Mapping[dt.date, dt.datetime]
+        self,
+        digests: Sequence[Digest],
+        updated: Mapping[dt.date, dt.datetime],
+        weeks: Sequence[weekly.WeekDigests],
     ) -> dict[str, output.Content]:
-        from newsletter import feeds
+        from newsletter import feeds, weekly
 
         newest = digests[-self.settings.feed_entries :]
         key = hash_parts(
@@ -333,12 +368,38 @@ class _Render:
                 *(updated[digest.date].isoformat() for digest in chunk.digests),
             )
 
-            def page(chunk: feeds.ArchiveChunk = chunk) -> Files:
+            def page(chunk: feeds.ArchiveChunk[Digest] = chunk) -> Files:
                 return feeds.archive_page_files(chunk, self.settings, updated, content)
 
             files.update(self.cached_files(key, page))
         files.update(self._paper_feed(updated))
+
+        def week_html(week: weekly.WeekDigests) -> str:
+            return self._text(self.week_entries[week.week.slug])
+
+        files.update(weekly.feed_files(weeks, self.settings, updated, week_html))
+        for week_chunk in feeds.archive_chunks(weeks, self.settings.feed_entries):
+            key = hash_parts(
+                self.context,
+                f"weekly archive page {week_chunk.number} next={week_chunk.has_next}",
+                *(self.week_entries[week.week.slug][0] for week in week_chunk.digests),
+                *(
+                    weekly.updated_time(w, self.settings, updated).isoformat()
+                    for w in week_chunk.digests
+                ),
+            )
+
+            def week_page(chunk: feeds.ArchiveChunk[weekly.WeekDigests] = week_chunk) -> Files:
+                return weekly.archive_page_files(chunk, self.settings, updated, week_html)
+
+            files.update(self.cached_files(key, week_page))
         return files
+
+    def _text(self, blob: Blob) -> str:
+        content = self.cache.read_blob(blob)
+        if content is None:  # a miss after all: build again rendering it
+            raise _DamagedCache({blob[0]})
+        return content.decode("utf-8")
 
     def _paper_feed(self, updated: Mapping[dt.date, dt.datetime]) -> Mapping[str, output.Content]:
         """papers.xml: every paper of the newest issues, from their full digests."""
@@ -407,9 +468,39 @@ class _Render:
         self.cache.put(key, {"files": listing})
         return rendered
 
-    def _issue_key(self, digest: Digest, previous: Digest | None, following: Digest | None) -> str:
+    def _issue_key(
+        self,
+        digest: Digest,
+        previous: Digest | None,
+        following: Digest | None,
+        week: weekly.Week | None,
+    ) -> str:
         neighbour_keys = [self.source_key[d.date] if d else "" for d in (previous, following)]
-        return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys)
+        week_slug = week.slug if week else ""
+        return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys, week_slug)
+
+    def weekly_editions(self, weeks: Sequence[weekly.WeekDigests], workers: int | None) -> None:
+        """Each finished week's page, email and feed entry, cached by the content keys of its
+        own digests (so a new digest renders at most the week it finishes)."""
+        keys, tasks = [], []
+        for week in weeks:
+            own = tuple(self.source_key[digest.date] for digest in week.digests)
+            previous = week.previous.slug if week.previous else ""
+            keys.append(hash_parts(self.context, "week", week.week.slug, previous, *own))
+            parts = tuple((self.full_digests[d.date], d.source_path) for d in week.digests)
+            tasks.append(_WeekTask(week, parts, self.settings, self.cache.root))
+        cached = [_issue_record(self.cache.get(key)) for key in keys]
+        missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
+        fresh = iter(_run(_render_week, missing, workers))
+        for key, week, known in zip(keys, weeks, cached, strict=True):
+            if known is None:
+                record = next(fresh)
+                self.cache.put(key, record)
+                known = _issue_record(record) or _invalid(record)
+            site, outbox, entry = known
+            self.outputs.site.update(site)
+            self.outputs.outbox.update(outbox)
+            self.week_entries[week.week.slug] = entry
 
     def _entry_html(self, digest: Digest) -> str:
         """An issue's feed entry as rendered with its page, or rendered again if the cache
@@ -531,13 +622,27 @@ def _render_issue(task: _IssueTask) -> Record:
 
     cache = BuildCache(task.cache_root)
     digest = _full_digest(cache, task.digest, task.source_path)
-    page = site.issue_page_files(digest, task.previous, task.following, task.settings)
+    page = site.issue_page_files(digest, task.previous, task.following, task.settings, task.week)
     email = mail.issue_email_files(digest, task.settings)
     entry = feeds.issue_content_html(digest, task.settings).encode("utf-8")
     return {
         "site": cache.put_files(page),
         "outbox": cache.put_files(email),
         "entry": cache.put_blob(entry),
+    }
+
+
+def _render_week(task: _WeekTask) -> Record:
+    """One finished week's page, email and feed entry, from its full digests."""
+    from newsletter import weekly
+
+    cache = BuildCache(task.cache_root)
+    full = tuple(_full_digest(cache, blob, path) for blob, path in task.digests)
+    rendered = weekly.render(replace(task.week, digests=full), task.settings)
+    return {
+        "site": cache.put_files(rendered.site),
+        "outbox": cache.put_files(rendered.outbox),
+        "entry": cache.put_blob(rendered.feed_content.encode("utf-8")),
     }
 
 

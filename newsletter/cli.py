@@ -233,6 +233,24 @@ def parse(
 
 
 @app.command()
+def weeks(seeds: SeedsOption = DEFAULT_SEEDS) -> None:
+    """List the finished weeks (YYYY-Www, oldest first): those with a weekly edition."""
+    if not seeds.is_dir():
+        typer.echo(f"{seeds}: no such folder of digests", err=True)
+        raise typer.Exit(1)
+    from newsletter import weekly
+    from newsletter.parse import parse_files
+
+    try:
+        digests = parse_files([seeds])
+    except DigestError as error:
+        raise fail(error) from None
+
+    for week in weekly.finished_weeks(digests):
+        typer.echo(week.week.slug)
+
+
+@app.command()
 def build(
     seeds: SeedsOption = Path("seeds"),
     output: OutputOption = Path("public"),
@@ -333,7 +351,8 @@ def send(
     ] = Path(".newsletter/deliveries.log"),
     config: ConfigOption = None,
 ) -> None:
-    """Send a built issue over SMTP, one copy per recipient, skipping those already reached.
+    """Send a built issue or weekly edition over SMTP, one copy per recipient, skipping those
+    already reached.
 
     The server comes from the environment: NEWSLETTER_SMTP_HOST, NEWSLETTER_SMTP_PORT,
     NEWSLETTER_SMTP_USER, NEWSLETTER_SMTP_PASSWORD, NEWSLETTER_SMTP_TLS (none|starttls|ssl).

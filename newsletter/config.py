@@ -19,6 +19,7 @@ from newsletter.errors import ConfigError
 
 CONFIG_FILE = "newsletter.toml"
 CSS_INLINERS = ("premailer", "css-inline")
+MAX_WEEKLY_PAPERS = 15  # about 5 KB of email each: 15 stay under Gmail's 102 KB clip
 ICON_PATH = "icon.png"  # the site's mark, 144×144: the most RSS 2.0 allows for <image>
 _NOON = dt.time(12, 0)
 _CLOCK_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
@@ -46,6 +47,7 @@ class Settings:
     timezone: str = "Asia/Seoul"
     publish_time: str = ""  # "HH:MM" in `timezone` that issues are dated; empty: 12:00 UTC
     feed_entries: int = 30
+    weekly_papers: int = 10  # papers in a weekly edition, most voted first
     # RFC 4151 tagging entity ("name,date") for feed and entry ids. Deliberately not the
     # base_url's host: ids must survive the site moving. Set it once, never change it.
     feed_id_authority: str = "daily-papers-newsletter.invalid,2024"
@@ -119,8 +121,9 @@ SETTING_HELP: dict[str, str] = {
     ),
     "feed_entries": (
         "Issues per RFC 5005 archive page; feed.xml, rss.xml and feed.json hold the newest "
-        "feed_entries to 2 x feed_entries - 1."
+        "feed_entries to 2 x feed_entries - 1 (weekly.xml: weeks, likewise)."
     ),
+    "weekly_papers": "Papers in a weekly edition, most voted first (1 to 15).",
     "feed_id_authority": (
         "RFC 4151 tag authority of every feed id: a domain you own, a comma, a year. "
         "Set it once, never change it (readers would show every issue again)."
@@ -244,6 +247,11 @@ def _validate(settings: Settings) -> list[str]:
         )
     if settings.feed_entries < 1:
         problems.append(f"setting 'feed_entries' must be 1 or more, found {settings.feed_entries}")
+    if not 1 <= settings.weekly_papers <= MAX_WEEKLY_PAPERS:
+        problems.append(
+            f"setting 'weekly_papers' must be from 1 to {MAX_WEEKLY_PAPERS} "
+            f"(the email stays under Gmail's 102 KB clip), found {settings.weekly_papers}"
+        )
     if not _TAGGING_ENTITY.fullmatch(settings.feed_id_authority):
         problems.append(
             "setting 'feed_id_authority' must be a lower-case domain or e-mail address you own, "

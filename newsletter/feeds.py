@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
@@ -40,6 +40,20 @@ HISTORY_NAMESPACE = "http://purl.org/syndication/history/1.0"  # RFC 5005 §5
 GENERATOR = "daily-papers-newsletter"
 DAILY_PAPERS_CATEGORY = ("daily-papers", "Daily Papers")
 MARK_SIZE = 144  # pixels, templates/site/icon.png
+_Item = TypeVar("_Item")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One Atom feed and its RFC 5005 archive: the daily issues, or the weekly editions."""
+
+    name: str  # the last part of the feed's tag URI id; never change it
+    path: str
+    archive_folder: str
+    title_suffix: str = ""
+
+
+DAILY = Channel("feed", FEED_PATH, ARCHIVE_FOLDER)
 
 
 @dataclass(frozen=True)
@@ -86,11 +100,12 @@ ContentSource = Callable[[Digest], str]
 
 
 @dataclass(frozen=True)
-class ArchiveChunk:
-    """The digests of one full RFC 5005 archive page, oldest first, before rendering."""
+class ArchiveChunk(Generic[_Item]):
+    """The digests (or weeks) of one full RFC 5005 archive page, oldest first, before
+    rendering."""
 
     number: int
-    digests: tuple[Digest, ...]
+    digests: tuple[_Item, ...]
     has_next: bool
 
 
@@ -132,7 +147,7 @@ def current_feed_files(
     }
 
 
-def archive_chunks(digests: Sequence[Digest], page_size: int) -> list[ArchiveChunk]:
+def archive_chunks(digests: Sequence[_Item], page_size: int) -> list[ArchiveChunk[_Item]]:
     """Full pages of `page_size` digests, counted from the oldest, leaving the subscription
     document between `page_size` and 2 × `page_size` − 1 of the newest.
 
@@ -153,7 +168,7 @@ def archive_chunks(digests: Sequence[Digest], page_size: int) -> list[ArchiveChu
 
 
 def archive_page_files(
-    chunk: ArchiveChunk,
+    chunk: ArchiveChunk[Digest],
     settings: Settings,
     updated: Mapping[dt.date, dt.datetime],
     content: ContentSource | None = None,
@@ -194,9 +209,9 @@ def _entry_time(digest: Digest, settings: Settings, updated: dt.datetime | None)
     return (updated or settings.published_time(digest.date)).astimezone(settings.zone)
 
 
-def feed_id(settings: Settings) -> str:
+def feed_id(settings: Settings, channel: Channel = DAILY) -> str:
     # RFC 4151 tag URI from a fixed authority: the id survives the site moving (RFC 4287 §4.2.6).
-    return f"tag:{settings.feed_id_authority}:feed"
+    return f"tag:{settings.feed_id_authority}:{channel.name}"
 
 
 def entry_id(digest: Digest, settings: Settings) -> str:
@@ -270,39 +285,47 @@ def paper_entry_id(paper: Paper, digest: Digest, settings: Settings) -> str:
     return f"tag:{settings.feed_id_authority}:paper/{digest.date.isoformat()}/{url}"
 
 
-def archive_path(number: int) -> str:
-    return f"{ARCHIVE_FOLDER}/{number:04d}.xml"
+def archive_path(number: int, channel: Channel = DAILY) -> str:
+    return f"{channel.archive_folder}/{number:04d}.xml"
 
 
-def archive_page_atom(page: ArchivePage, settings: Settings) -> bytes:
+def archive_page_atom(page: ArchivePage, settings: Settings, channel: Channel = DAILY) -> bytes:
     """One archive document; depends only on the page and the settings (cacheable)."""
+
+    def page_url(number: int) -> str:
+        return settings.url(archive_path(number, channel))
+
     # RFC 5005 §4: archives link to the subscription document and their neighbours.
     links = [
-        Link(settings.url(archive_path(page.number)), "self", ATOM_TYPE),
+        Link(page_url(page.number), "self", ATOM_TYPE),
         Link(settings.url(), "alternate", "text/html"),
-        Link(settings.url(FEED_PATH), "current", ATOM_TYPE),
+        Link(settings.url(channel.path), "current", ATOM_TYPE),
     ]
     if page.number > 1:
-        links.append(Link(settings.url(archive_path(page.number - 1)), "prev-archive", ATOM_TYPE))
+        links.append(Link(page_url(page.number - 1), "prev-archive", ATOM_TYPE))
     if page.has_next:
-        links.append(Link(settings.url(archive_path(page.number + 1)), "next-archive", ATOM_TYPE))
-    generator = _feed_generator(page.entries, settings, links, page.updated)
+        links.append(Link(page_url(page.number + 1), "next-archive", ATOM_TYPE))
+    generator = _feed_generator(page.entries, settings, links, page.updated, channel)
     # RFC 5005 §4: fh:archive marks an archive document, whose entries do not change.
     generator.register_extension("history", _ArchiveMarker, _NoEntryExtension, rss=False)
     return bytes(generator.atom_str(pretty=True))
 
 
 def subscription_atom(
-    entries: Sequence[IssueEntry], newest_archive: int | None, settings: Settings
+    entries: Sequence[IssueEntry],
+    newest_archive: int | None,
+    settings: Settings,
+    channel: Channel = DAILY,
 ) -> bytes:
     links = [
-        Link(settings.url(FEED_PATH), "self", ATOM_TYPE),
+        Link(settings.url(channel.path), "self", ATOM_TYPE),
         Link(settings.url(), "alternate", "text/html"),
     ]
     if newest_archive is not None:
         # RFC 5005 §4: the subscription document leads to the whole history.
-        links.append(Link(settings.url(archive_path(newest_archive)), "prev-archive", ATOM_TYPE))
-    generator = _feed_generator(entries, settings, links, _newest_update(entries))
+        newest = settings.url(archive_path(newest_archive, channel))
+        links.append(Link(newest, "prev-archive", ATOM_TYPE))
+    generator = _feed_generator(entries, settings, links, _newest_update(entries), channel)
     return bytes(generator.atom_str(pretty=True))
 
 
@@ -355,14 +378,18 @@ def _newest_update(entries: Sequence[IssueEntry]) -> dt.datetime:
 
 
 def _feed_generator(
-    entries: Sequence[IssueEntry], settings: Settings, links: Sequence[Link], updated: dt.datetime
+    entries: Sequence[IssueEntry],
+    settings: Settings,
+    links: Sequence[Link],
+    updated: dt.datetime,
+    channel: Channel = DAILY,
 ) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
     generator.load_extension("dc", atom=False, rss=True)  # Atom has its own <author>
     generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
-    generator.id(feed_id(settings))
-    generator.title(settings.title)
+    generator.id(feed_id(settings, channel))
+    generator.title(settings.title + channel.title_suffix)
     generator.subtitle(settings.subtitle)
     generator.language(settings.language)
     generator.updated(updated)  # RFC 4287 §4.2.15; feedgen's default would be now()

@@ -36,10 +36,38 @@ def issue_email_files(digest: Digest, settings: Settings) -> dict[str, bytes]:
     """`<date>/email.html`, `email.txt` and `issue.eml` for one digest, as the outbox holds
     them (never deployed: `newsletter send <date>` reads the `.eml`)."""
     context = email_context(digest, settings)
-    html = inline_css(render_html(context, settings), settings.base_url, settings.css_inliner)
-    text = render_text(context, settings)
-    message = issue_message(digest, settings, html, text)
-    folder = f"{digest.slug}/"
+    envelope = Envelope(
+        subject(digest), settings.published_time(digest.date), issue_message_id(digest, settings)
+    )
+    templates = ("email/email.html", "email/email.txt")
+    return edition_email_files(f"{digest.slug}/", templates, context, envelope, settings)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The headers that tell one edition (a daily issue, a weekly edition) from another."""
+
+    subject: str
+    date: dt.datetime
+    message_id: str
+
+
+def edition_email_files(
+    folder: str,
+    templates: tuple[str, str],
+    context: dict[str, Any],
+    envelope: Envelope,
+    settings: Settings,
+) -> dict[str, bytes]:
+    """`email.html` (CSS inlined), `email.txt` and `issue.eml` in `folder`, from an HTML and
+    a text template and their context."""
+    html_template, text_template = templates
+    env = environment(settings)
+    html = inline_css(
+        env.get_template(html_template).render(context), settings.base_url, settings.css_inliner
+    )
+    text = wrap_text(env.get_template(text_template).render(context))
+    message = compose_message(envelope, settings, html, text)
     return {
         folder + "email.html": html.encode("utf-8"),
         folder + "email.txt": text.encode("utf-8"),
@@ -63,6 +91,9 @@ def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
         "subject": subject(digest),
         "preheader": preheader(digest),
         "date_label": date_label(digest.date),
+        "headline": date_label(digest.date),
+        "masthead_meta": f"오늘의 논문 {len(digest.papers)}편 · 추천 합계 {digest.total_votes}",
+        "edition_name": digest.slug,
         "cards": [paper_card(paper) for paper in digest.papers],
         "issue_url": settings.issue_url(digest.slug),
         "archive_url": settings.url(),
@@ -76,14 +107,6 @@ def email_context(digest: Digest, settings: Settings) -> dict[str, Any]:
 def text_direction(language: str) -> str:
     """ "rtl" for a language written right to left (its primary subtag), else "ltr"."""
     return "rtl" if language.split("-")[0].lower() in _RIGHT_TO_LEFT else "ltr"
-
-
-def render_html(context: dict[str, Any], settings: Settings) -> str:
-    return environment(settings).get_template("email/email.html").render(context)
-
-
-def render_text(context: dict[str, Any], settings: Settings) -> str:
-    return wrap_text(environment(settings).get_template("email/email.txt").render(context))
 
 
 def inline_css(html: str, base_url: str, inliner: str = "css-inline") -> str:
@@ -174,16 +197,16 @@ def thumbnail_height(url: str | None) -> int | None:
     return None
 
 
-def issue_message(digest: Digest, settings: Settings, html: str, text: str) -> EmailMessage:
-    """The issue as one `multipart/alternative` message, plain text first (RFC 2046 §5.1.4:
-    the last part is the preferred one)."""
+def compose_message(envelope: Envelope, settings: Settings, html: str, text: str) -> EmailMessage:
+    """The edition as one `multipart/alternative` message, plain text first (RFC 2046
+    §5.1.4: the last part is the preferred one)."""
     message = EmailMessage(policy=default_policy)
     # Stored as written: the policy's own folding could lose spaces between encoded words.
-    message.set_raw("Subject", folded_header("Subject", subject(digest)))
+    message.set_raw("Subject", folded_header("Subject", envelope.subject))
     message["From"] = settings.email_from
     message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
-    message["Date"] = format_datetime(settings.published_time(digest.date))
-    message["Message-ID"] = issue_message_id(digest, settings)
+    message["Date"] = format_datetime(envelope.date)
+    message["Message-ID"] = envelope.message_id
     message["List-Id"] = list_id(settings)
     message["List-Archive"] = f"<{settings.url()}>"
     unsubscribe = list_unsubscribe(settings)

@@ -113,12 +113,17 @@ def built_issue_path(outbox_dir: Path, name: str) -> Path:
     edition's YYYY-Www), or a SendError naming the built editions nearest to `name`."""
     if not _ISSUE_NAME.fullmatch(name):
         raise SendError(
-            f"{name!r} is not a date or a week: give a daily issue as YYYY-MM-DD "
-            "or a weekly edition as YYYY-Www"
+            f"{name!r} is neither a daily issue's date (YYYY-MM-DD) "
+            "nor a weekly edition's week (YYYY-Www, e.g. 2024-W21)"
         )
     path = outbox_dir / name / "issue.eml"
     if not path.is_file():
-        built = sorted(p.parent.name for p in outbox_dir.glob("*/issue.eml"))
+        weekly = "W" in name  # the nearest of the same kind: dates for a date, weeks for a week
+        built = sorted(
+            p.parent.name
+            for p in outbox_dir.glob("*/issue.eml")
+            if ("W" in p.parent.name) == weekly
+        )
         known = (
             f"nearest built: {', '.join(nearest(built, name))}"
             if built

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from newsletter.config import ICON_PATH, Settings
 from newsletter.mailing.letters import subscribe_mailto
 from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment, template_bytes
+
+if TYPE_CHECKING:  # weekly.py renders its page through this module
+    from newsletter.weekly import Week
 
 TOP_PAPERS_ON_INDEX = 3
 DESCRIPTION_LIMIT = 200  # Open Graph descriptions are cut by most previews near here
@@ -93,9 +97,13 @@ def issue_path(digest: Digest) -> str:
 
 
 def issue_page_files(
-    digest: Digest, previous: Digest | None, following: Digest | None, settings: Settings
+    digest: Digest,
+    previous: Digest | None,
+    following: Digest | None,
+    settings: Settings,
+    week: Week | None = None,  # the finished week the issue belongs to
 ) -> dict[str, bytes]:
-    page = _render(
+    page = render_page(
         "site/issue.html",
         settings,
         root="../../",
@@ -103,16 +111,24 @@ def issue_page_files(
         digest=digest,
         previous=previous,
         following=following,
+        week=week,
         og_image=top_thumbnail(digest),
         description=issue_description(digest),
     )
     return {f"{issue_path(digest)}index.html": page}
 
 
-def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes]:
+def site_files(
+    digests: Sequence[Digest],
+    settings: Settings,
+    weekly_by_month: Mapping[str, Sequence[Week]] | None = None,
+) -> dict[str, bytes]:
+    """The index, year pages and other site-wide files; `weekly_by_month` lists the weekly
+    editions under each month (`YYYY-MM`) they are shown in."""
+    weekly_by_month = weekly_by_month or {}
     years = years_newest_first(digests)
     files = {
-        "index.html": _render(
+        "index.html": render_page(
             "site/index.html",
             settings,
             root="",
@@ -121,8 +137,9 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
             years=years,
             recent_days=RECENT_DAYS,
             top_count=TOP_PAPERS_ON_INDEX,
+            weekly_by_month=weekly_by_month,
         ),
-        "search/index.html": _render(
+        "search/index.html": render_page(
             "site/search.html",
             settings,
             root="../",
@@ -130,8 +147,8 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
             indexes=[group.name for group in search_groups(digests)],
         ),
         # GitHub Pages serves this page at any missing path: relative links would break.
-        "404.html": _render("site/404.html", settings, root=settings.url(), canonical_url=""),
-        "subscribe/index.html": _render(
+        "404.html": render_page("site/404.html", settings, root=settings.url(), canonical_url=""),
+        "subscribe/index.html": render_page(
             "site/subscribe.html",
             settings,
             root="../",
@@ -139,20 +156,26 @@ def site_files(digests: Sequence[Digest], settings: Settings) -> dict[str, bytes
             list_address=settings.list_mailbox,
             subscribe_weekly_mailto=subscribe_mailto(settings.list_mailbox, "weekly"),
         ),
-        "style.css": _render("site/style.css", settings),
+        "style.css": render_page("site/style.css", settings),
         # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
         ICON_PATH: template_bytes(settings, "site/icon.png"),
         "favicon.ico": template_bytes(settings, "site/favicon.ico"),
-        "search.js": _render("site/search.js", settings),
+        "search.js": render_page("site/search.js", settings),
     }
     for index, year in enumerate(years):
-        files[f"{year.path}index.html"] = year_page(year, years, index, settings)
+        files[f"{year.path}index.html"] = year_page(year, years, index, settings, weekly_by_month)
     return files
 
 
-def year_page(year: Year, years: Sequence[Year], index: int, settings: Settings) -> bytes:
+def year_page(
+    year: Year,
+    years: Sequence[Year],
+    index: int,
+    settings: Settings,
+    weekly_by_month: Mapping[str, Sequence[Week]] | None = None,
+) -> bytes:
     """Every issue of one year; `years` newest first, `year` at `index` among them."""
-    return _render(
+    return render_page(
         "site/year.html",
         settings,
         root="../../",
@@ -160,6 +183,7 @@ def year_page(year: Year, years: Sequence[Year], index: int, settings: Settings)
         year=year,
         newer=years[index - 1] if index > 0 else None,
         older=years[index + 1] if index + 1 < len(years) else None,
+        weekly_by_month=weekly_by_month or {},
     )
 
 
@@ -203,7 +227,7 @@ def issue_description(digest: Digest) -> str:
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
-def _render(template: str, settings: Settings, **context: object) -> bytes:
+def render_page(template: str, settings: Settings, **context: object) -> bytes:
     env = environment(settings)
     # Every page shows how to get the issues by mail (`newsletter subscribers sync`).
     context.setdefault("subscribe_mailto", subscribe_mailto(settings.list_mailbox))

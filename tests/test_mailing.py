@@ -34,7 +34,7 @@ from newsletter.mailing.tokens import ListError, Tokens, tokens_from_env
 LIST = "newsletter@example.org"  # the test settings' email_from
 SECRET = "test-list-secret-0123456789"
 ADA, GRACE, MALLORY = "ada@example.com", "grace@example.com", "mallory@example.net"
-DATE, WEEK = "2024-05-22", "2024-W21"
+DATE = "2024-05-22"
 START = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
 
@@ -567,13 +567,9 @@ def test_send_reaches_the_subscribers_of_the_issue_s_cadence(world: World, tmp_p
     token = tokens_from_env(world.env).unsubscribe(GRACE)
     assert f"subject=unsubscribe%20{token}>" in str(copy["List-Unsubscribe"])
 
-    # A weekly edition (built by the weekly feature; here a stand-in file) goes to Ada only
-    weekly_site = tmp_path / "weekly"
-    (weekly_site / WEEK).mkdir(parents=True)
-    daily_issue = send.built_issue_path(site, DATE).read_bytes()
-    (weekly_site / WEEK / "issue.eml").write_bytes(daily_issue)
+    # The weekly edition of a finished week (2024-04-16's) goes to Ada only
     weekly = send_cli(
-        world, tmp_path, WEEK, "--subscribers", "--dry-run", "--outbox", str(weekly_site)
+        world, tmp_path, "2024-W16", "--subscribers", "--dry-run", "--outbox", str(site)
     )
     assert weekly.exit_code == 0, weekly.output
     assert f"send  {ADA}" in weekly.output and GRACE not in weekly.output

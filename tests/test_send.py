@@ -361,7 +361,17 @@ def test_dry_run_connects_to_nothing(mailbox: Mailbox, built: Path, tmp_path: Pa
             {"NEWSLETTER_SMTP_HOST": "h"},
             "no built issue for 2030-01-01 in ",
         ),
-        (["22-05-2024", "--to", "a@example.com"], {"NEWSLETTER_SMTP_HOST": "h"}, "is not a date"),
+        (
+            ["22-05-2024", "--to", "a@example.com"],
+            {"NEWSLETTER_SMTP_HOST": "h"},
+            "'22-05-2024' is neither a daily issue's date (YYYY-MM-DD) "
+            "nor a weekly edition's week (YYYY-Www, e.g. 2024-W21)",
+        ),
+        (
+            ["2030-W01", "--to", "a@example.com"],
+            {"NEWSLETTER_SMTP_HOST": "h"},
+            "no built issue for 2030-W01 in",
+        ),
         (
             [DATE, "--to", "a@example"],
             {"NEWSLETTER_SMTP_HOST": "h"},

@@ -76,7 +76,7 @@ def test_index_shows_the_top_papers_of_each_recent_issue_linking_to_their_anchor
             assert f"issues/{digest.slug}/#{paper.anchor}" in hrefs
 
 
-def test_pages_advertise_atom_rss_and_json_feed(output: Path) -> None:
+def test_pages_advertise_atom_rss_json_feed_and_the_weekly_feed(output: Path) -> None:
     for path in page_paths(output):
         alternates = {
             (link["type"], link["href"].rsplit("/", 1)[-1])
@@ -87,6 +87,7 @@ def test_pages_advertise_atom_rss_and_json_feed(output: Path) -> None:
             ("application/atom+xml", "feed.xml"),
             ("application/rss+xml", "rss.xml"),
             ("application/feed+json", "feed.json"),
+            ("application/atom+xml", "weekly.xml"),
         }, path
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import weekly
 from newsletter.config import Settings
 from newsletter.mail import issue_email_files
 from newsletter.model import Digest
@@ -74,6 +75,29 @@ def test_no_issue_hits_a_rule_with_points_against_it(
     ]
     names = [d.slug for d in digests] + [f"{d.slug} as sent" for d in digests]
     for name, report in zip(names, spam_reports(built + sent, tmp_path), strict=True):
-        scored = [(m["rule"], float(m["points"])) for m in RULE_LINE.finditer(report)]
-        assert scored, report  # the report was read: informational rules always fire
-        assert [(rule, points) for rule, points in scored if points > 0] == [], name
+        assert points_against(report) == [], name
+
+
+def test_no_weekly_edition_hits_a_rule_with_points_against_it(
+    digests: list[Digest], settings: Settings, tmp_path: Path
+) -> None:
+    weeks = weekly.finished_weeks(digests)
+    built = [
+        weekly.email_files(weekly.edition(week, settings), settings)[
+            f"{weekly.email_folder(week.week)}issue.eml"
+        ]
+        for week in weeks
+    ]
+    sent = [
+        personal_copy(read_message(edition), "reader@example.com", "T0ken-for-reader_1").as_bytes()
+        for edition in built
+    ]
+    names = [w.week.slug for w in weeks] + [f"{w.week.slug} as sent" for w in weeks]
+    for name, report in zip(names, spam_reports(built + sent, tmp_path), strict=True):
+        assert points_against(report) == [], name
+
+
+def points_against(report: str) -> list[tuple[str, float]]:
+    scored = [(m["rule"], float(m["points"])) for m in RULE_LINE.finditer(report)]
+    assert scored, report  # the report was read: informational rules always fire
+    return [(rule, points) for rule, points in scored if points > 0]

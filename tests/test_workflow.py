@@ -26,6 +26,7 @@ WORKFLOW = REPO / ".github" / "workflows" / "publish.yml"
 BIN = Path(sys.executable).parent
 NEW_DIGEST = "000_ead36ab510c9cfc0.txt"  # 2024-05-22, the newest issue
 NEW_DATE = "2024-05-22"
+FINISHED = "2024-W16"  # the week of the digest before NEW_DATE (2024-04-16)
 PAGES_URL = "https://someone.github.io/newsletter"  # configure-pages gives it without the slash
 RECIPIENTS = ["ada@example.org", "grace@example.org"]
 
@@ -254,11 +255,78 @@ def test_a_pushed_digest_is_published_and_mailed_once(
     assert (clone / "public" / "issues" / NEW_DATE / "index.html").is_file()
     env = mail_env(before, after, port, "\n".join(RECIPIENTS))
     ok(mail(clone, env))
-    assert sorted(r for recipients, _ in received.messages for r in recipients) == RECIPIENTS
-    for _, message in received.messages:
-        assert "Your Transformer is Secretly Linear" in message_text(message)
+    # The new digest (2024-W21) finished the week of the one before it (2024-04-16, W16).
+    assert mailed(received) == {(NEW_DATE, r) for r in RECIPIENTS} | {
+        (FINISHED, r) for r in RECIPIENTS
+    }
     ok(mail(clone, env))
-    assert len(received.messages) == len(RECIPIENTS), "the second run mailed again"
+    assert len(received.messages) == 2 * len(RECIPIENTS), "the second run mailed again"
+
+
+def mailed(inbox: Inbox) -> set[tuple[str, str]]:
+    """(edition, recipient) of every message received, the edition told by its Message-ID."""
+    editions = set()
+    for recipients, message in inbox.messages:
+        found = re.match(r"<(?:issue|weekly)-(\S+?)\.r[0-9a-f]+@", str(message["Message-ID"]))
+        assert found and len(recipients) == 1, message["Message-ID"]
+        editions.add((found[1], recipients[0]))
+    return editions
+
+
+def push_digest(clone: Path, seeds_dir: Path, date: str) -> tuple[str, str]:
+    """Commit one more digest (the newest seed's papers) dated `date`; (before, after)."""
+    before = git(clone, "rev-parse", "HEAD")
+    text = (seeds_dir / NEW_DIGEST).read_text(encoding="utf-8")
+    (clone / "seeds" / f"{date}.txt").write_text(text.replace(NEW_DATE, date, 1), "utf-8")
+    git(clone, "add", "seeds")
+    git(clone, "commit", "-q", "-m", f"Issue of {date}")
+    return before, git(clone, "rev-parse", "HEAD")
+
+
+def test_a_week_is_mailed_by_the_push_that_finishes_it_and_only_that_one(
+    clone: Path, seeds_dir: Path, inbox: tuple[Inbox, int]
+) -> None:
+    received, port = inbox
+    recipients = "\n".join(RECIPIENTS)
+    before, after = add_new_digest(clone, seeds_dir)
+    ok(mail(clone, mail_env(before, after, port, recipients)))
+    assert {edition for edition, _ in mailed(received)} == {NEW_DATE, FINISHED}
+
+    # Later in the same week: its daily issue only; no week is finished again, even with
+    # the delivery ledger gone.
+    (clone / ".newsletter" / "deliveries.log").unlink()
+    before, after = push_digest(clone, seeds_dir, "2024-05-24")
+    assert finished_weeks(clone, before, after) == []
+    received.messages.clear()
+    ok(mail(clone, mail_env(before, after, port, recipients)))
+    assert mailed(received) == {("2024-05-24", r) for r in RECIPIENTS}
+
+    # The first digest of the next week finishes 2024-W21 (05-22 and 05-24, not yet mailed).
+    before, after = push_digest(clone, seeds_dir, "2024-05-27")
+    assert finished_weeks(clone, before, after) == ["2024-W21"]
+    received.messages.clear()
+    ok(mail(clone, mail_env(before, after, port, recipients)))
+    assert {e for e, _ in mailed(received)} == {"2024-05-27", "2024-W21"}
+    weekly = [m for _, m in received.messages if "<weekly-" in str(m["Message-ID"])]
+    assert len(weekly) == len(RECIPIENTS)
+    assert "Your Transformer is Secretly Linear" in message_text(weekly[0])
+
+
+def finished_weeks(clone: Path, before: str, after: str) -> list[str]:
+    listed = subprocess.run(
+        [".github/scripts/finished-weeks.sh"],
+        cwd=clone,
+        env={
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "BEFORE": before,
+            "AFTER": after,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
 
 
 def message_text(message: Message) -> str:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Mail each issue the push added (see added-digests.sh), from the built outbox in $1.
+# Mail each issue the push added (see added-digests.sh), then the weekly edition of each week
+# the push finished (see finished-weeks.sh), from the built outbox in $1.
 # SMTP settings come from NEWSLETTER_SMTP_*; the recipients are the list's subscribers
 # (when NEWSLETTER_IMAP_HOST is set) and/or NEWSLETTER_RECIPIENTS (one a line); without a
 # host or recipients, say so and mail nobody.
@@ -13,13 +14,13 @@ if [[ "${EVENT_NAME:-}" == "workflow_dispatch" ]]; then
   exit 0
 fi
 
-dates="$(.github/scripts/added-digests.sh)"
-if [[ -z "$dates" ]]; then
+editions="$(.github/scripts/added-digests.sh; .github/scripts/finished-weeks.sh)"
+if [[ -z "$editions" ]]; then
   echo "::notice::this push added no digest; nothing to mail"
   exit 0
 fi
 if [[ -z "${NEWSLETTER_SMTP_HOST:-}" || ( -z "${NEWSLETTER_RECIPIENTS:-}" && -z "${NEWSLETTER_IMAP_HOST:-}" ) ]]; then
-  echo "::notice::not mailing $(echo "$dates" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_IMAP_HOST (the list's mailbox) or NEWSLETTER_RECIPIENTS to mail new issues"
+  echo "::notice::not mailing $(echo "$editions" | paste -sd ' ' -): set the repository secrets NEWSLETTER_SMTP_HOST and NEWSLETTER_IMAP_HOST (the list's mailbox) or NEWSLETTER_RECIPIENTS to mail new issues"
   exit 0
 fi
 
@@ -36,8 +37,9 @@ fi
 unset NEWSLETTER_RECIPIENTS
 
 status=0
-while IFS= read -r date; do
-  echo "mailing the issue of $date"
-  newsletter send "$date" "${audience[@]}" --outbox "$outbox" || status=1
-done <<<"$dates"
+# `send` picks the subscribers of the edition's cadence: daily for a date, weekly for a week.
+while IFS= read -r edition; do
+  echo "mailing the edition $edition"
+  newsletter send "$edition" "${audience[@]}" --outbox "$outbox" || status=1
+done <<<"$editions"
 exit "$status"
