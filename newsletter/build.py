@@ -262,6 +262,7 @@ class _Render:
         self.parsed: Sequence[_Parsed] = ()
         self.full_digests: dict[dt.date, Blob] = {}
         self.week_entries: dict[str, Blob] = {}  # each week's feed entry HTML
+        self.week_tasks: dict[str, tuple[str, _WeekTask]] = {}
 
     def issues(
         self,
@@ -375,7 +376,17 @@ class _Render:
         files.update(self._paper_feed(updated))
 
         def week_html(week: weekly.WeekDigests) -> str:
-            return self._text(self.week_entries[week.week.slug])
+            content = self.cache.read_blob(self.week_entries[week.week.slug])
+            if content is None:  # the cache lost it: render the week again
+                key, task = self.week_tasks[week.week.slug]
+                record = _render_week(task)
+                self.cache.put(key, record)
+                site, outbox, entry = _issue_record(record) or _invalid(record)
+                self.outputs.site.update(site)
+                self.outputs.outbox.update(outbox)
+                self.week_entries[week.week.slug] = entry
+                content = self.cache.read_blob(entry) or b""
+            return content.decode("utf-8")
 
         files.update(weekly.feed_files(weeks, self.settings, updated, week_html))
         for week_chunk in feeds.archive_chunks(weeks, self.settings.feed_entries):
@@ -394,12 +405,6 @@ class _Render:
 
             files.update(self.cached_files(key, week_page))
         return files
-
-    def _text(self, blob: Blob) -> str:
-        content = self.cache.read_blob(blob)
-        if content is None:  # a miss after all: build again rendering it
-            raise _DamagedCache({blob[0]})
-        return content.decode("utf-8")
 
     def _paper_feed(self, updated: Mapping[dt.date, dt.datetime]) -> Mapping[str, output.Content]:
         """papers.xml: every paper of the newest issues, from their full digests."""
@@ -489,6 +494,7 @@ class _Render:
             keys.append(hash_parts(self.context, "week", week.week.slug, previous, *own))
             parts = tuple((self.full_digests[d.date], d.source_path) for d in week.digests)
             tasks.append(_WeekTask(week, parts, self.settings, self.cache.root))
+            self.week_tasks[week.week.slug] = (keys[-1], tasks[-1])
         cached = [_issue_record(self.cache.get(key)) for key in keys]
         missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
         fresh = iter(_run(_render_week, missing, workers))

@@ -74,7 +74,7 @@ def stale_groups(
 ) -> list[SearchGroup]:
     """The groups whose index is not in `cache_dir` (Pagefind will run for them)."""
     version = _pagefind_version()
-    return [g for g in groups if not (cache_dir / _key(version, g, page_sha) / _HASHES).is_file()]
+    return [g for g in groups if _read_intact(cache_dir / _key(version, g, page_sha)) is None]
 
 
 def _key(version: str, group: SearchGroup, page_sha: Callable[[str], str]) -> str:
