@@ -294,14 +294,8 @@ class _Render:
         cached = [_issue_record(self.cache.get(key)) for key in keys]
         missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
         fresh = iter(_run(_render_issue, missing, workers))
-        for done, (key, digest, known) in enumerate(zip(keys, digests, cached, strict=True), 1):
-            if known is None:
-                record = next(fresh)
-                self.cache.put(key, record)
-                known = _issue_record(record) or _invalid(record)
-            site, outbox, entry = known
-            self.outputs.site.update(site)
-            self.outputs.outbox.update(outbox)
+        entries = self._collect(keys, cached, fresh)
+        for done, (digest, entry) in enumerate(zip(digests, entries, strict=True), 1):
             self.entries[digest.date] = entry
             if progress:
                 progress(done, len(keys))
@@ -498,7 +492,18 @@ class _Render:
         cached = [_issue_record(self.cache.get(key)) for key in keys]
         missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
         fresh = iter(_run(_render_week, missing, workers))
-        for key, week, known in zip(keys, weeks, cached, strict=True):
+        for week, entry in zip(weeks, self._collect(keys, cached, fresh), strict=True):
+            self.week_entries[week.week.slug] = entry
+
+    def _collect(
+        self,
+        keys: Sequence[str],
+        cached: Sequence[tuple[Mapping[str, Blob], Mapping[str, Blob], Blob] | None],
+        fresh: Iterator[Record],
+    ) -> Iterator[Blob]:
+        """Each edition's feed entry, from its cache record or, in order, from `fresh`
+        renderings (stored in the cache); its files are added to the outputs."""
+        for key, known in zip(keys, cached, strict=True):
             if known is None:
                 record = next(fresh)
                 self.cache.put(key, record)
@@ -506,7 +511,7 @@ class _Render:
             site, outbox, entry = known
             self.outputs.site.update(site)
             self.outputs.outbox.update(outbox)
-            self.week_entries[week.week.slug] = entry
+            yield entry
 
     def _entry_html(self, digest: Digest) -> str:
         """An issue's feed entry as rendered with its page, or rendered again if the cache
