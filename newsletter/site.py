@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from newsletter.config import ICON_PATH, Settings
-from newsletter.mailing.letters import subscribe_mailto
-from newsletter.markup import inline_text
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment, template_bytes
 
@@ -154,7 +152,7 @@ def site_files(
             root="../",
             canonical_url=settings.url("subscribe/"),
             list_address=settings.list_mailbox,
-            subscribe_weekly_mailto=subscribe_mailto(settings.list_mailbox, "weekly"),
+            subscribe_weekly_mailto=weekly_subscribe_mailto(settings),
         ),
         "style.css": render_page("site/style.css", settings),
         # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
@@ -222,12 +220,23 @@ def top_thumbnail(digest: Digest) -> str | None:
 
 def issue_description(digest: Digest) -> str:
     """A plain-text summary for link previews: the first bullet of the most voted paper."""
+    from newsletter.markup import inline_text  # here: a build with nothing new renders nothing
+
     top: Paper = digest.top_papers[0]
     text = inline_text(top.bullets[0]) if top.bullets else top.title
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
+def weekly_subscribe_mailto(settings: Settings) -> str:
+    from newsletter.mailing.letters import subscribe_mailto
+
+    return subscribe_mailto(settings.list_mailbox, "weekly")
+
+
 def render_page(template: str, settings: Settings, **context: object) -> bytes:
+    # Imported here, like every renderer's library: a build with nothing new renders nothing.
+    from newsletter.mailing.letters import subscribe_mailto
+
     env = environment(settings)
     # Every page shows how to get the issues by mail (`newsletter subscribers sync`).
     context.setdefault("subscribe_mailto", subscribe_mailto(settings.list_mailbox))

@@ -18,16 +18,18 @@ import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from newsletter import feeds, mail, site
 from newsletter.config import Settings
 from newsletter.model import Digest, Paper
 from newsletter.templating import environment
 
+if TYPE_CHECKING:  # the renderers import these where they render: a build with nothing new
+    from newsletter import feeds  # loads no feedgen, lxml or email code (lean start)
+
 WEEKLY_FOLDER = "weekly"
 WEEKLY_FEED_PATH = "weekly.xml"
-CHANNEL = feeds.Channel("weekly", WEEKLY_FEED_PATH, "feeds/weekly-archive", " · 주간")
 BULLETS_SHOWN = 2  # the first bullet or two of each paper: enough to tell what it is about
 SUBJECT_PREFIX = "[Daily Papers 주간]"
 _WEEK_NAME = re.compile(r"(?P<year>\d{4})-W(?P<week>\d{2})")
@@ -223,6 +225,8 @@ def render(week: WeekDigests, settings: Settings) -> Rendered:
 
 
 def page_files(chosen: Edition, settings: Settings) -> Files:
+    from newsletter import site
+
     page = site.render_page(
         "site/weekly.html",
         settings,
@@ -235,6 +239,8 @@ def page_files(chosen: Edition, settings: Settings) -> Files:
 
 
 def email_files(chosen: Edition, settings: Settings) -> Files:
+    from newsletter import mail
+
     week = chosen.week
     context: dict[str, Any] = {
         "settings": settings,
@@ -282,6 +288,13 @@ def feed_content(chosen: Edition, settings: Settings) -> str:
 ContentSource = Callable[[WeekDigests], str]
 
 
+@cache
+def feed_channel() -> feeds.Channel:
+    from newsletter import feeds
+
+    return feeds.Channel("weekly", WEEKLY_FEED_PATH, "feeds/weekly-archive", " · 주간")
+
+
 def entry(
     week: WeekDigests,
     settings: Settings,
@@ -289,6 +302,8 @@ def entry(
     content: ContentSource,
 ) -> feeds.IssueEntry:
     """The week as a feed entry; `week` may hold outlines (the content comes rendered)."""
+    from newsletter import feeds
+
     chosen = edition(week, settings)
     thumbnails = [p.paper.thumbnail_url for p in chosen.picks if p.paper.thumbnail_url]
     top = chosen.picks[:3]
@@ -313,12 +328,14 @@ def feed_files(
     content: ContentSource,
 ) -> Files:
     """weekly.xml: every finished week no archive page holds, newest first."""
+    from newsletter import feeds
+
     if not weeks:
         return {}  # no entry, so no `updated` a rebuild could reproduce
     archive = feeds.archive_chunks(weeks, settings.feed_entries)
     latest = weeks[len(archive) * settings.feed_entries :]
     entries = [entry(week, settings, updated, content) for week in reversed(latest)]
-    atom = feeds.subscription_atom(entries, len(archive) or None, settings, CHANNEL)
+    atom = feeds.subscription_atom(entries, len(archive) or None, settings, feed_channel())
     return {WEEKLY_FEED_PATH: atom}
 
 
@@ -329,11 +346,13 @@ def archive_page_files(
     content: ContentSource,
 ) -> Files:
     """One RFC 5005 archive page of the weekly feed: its entries never change."""
+    from newsletter import feeds
+
     entries = [entry(week, settings, updated, content) for week in reversed(chunk.digests)]
     page_updated = max(updated_time(week, settings, updated) for week in chunk.digests)
     page = feeds.ArchivePage(chunk.number, tuple(entries), chunk.has_next, page_updated)
-    path = feeds.archive_path(page.number, CHANNEL)
-    return {path: feeds.archive_page_atom(page, settings, CHANNEL)}
+    path = feeds.archive_path(page.number, feed_channel())
+    return {path: feeds.archive_page_atom(page, settings, feed_channel())}
 
 
 # --- links from the daily pages and the index -------------------------------------------------

@@ -276,3 +276,39 @@ def test_the_outbox_must_be_outside_the_site(
     with pytest.raises(ConfigError, match="must be separate folders"):
         build(seeds_copy, tmp_path / "public", settings, outbox_dir=tmp_path / outbox)
     assert not (tmp_path / "public").exists()
+
+
+# What a build with nothing new must not load: every renderer's library (lean start).
+RENDERER_MODULES = (
+    "feedgen",
+    "lxml",
+    "jinja2",
+    "markdown_it",
+    "css_inline",
+    "premailer",
+    "email.generator",
+    "imapclient",
+)
+LOADED_RENDERERS = f"""
+import sys
+from newsletter.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print("loaded:", sorted(name for name in {RENDERER_MODULES!r} if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("search", [[], ["--no-search"]])
+def test_a_build_with_nothing_new_loads_no_renderer(
+    seeds_copy: Path, tmp_path: Path, search: list[str]
+) -> None:
+    command = [sys.executable, "-c", LOADED_RENDERERS, "build", "--seeds", str(seeds_copy)]
+    command += ["--cache-dir", str(tmp_path / "cache"), *search]
+    for expected in ("5 rendered", "0 rendered"):
+        result = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, check=True, timeout=300
+        )
+        assert expected in result.stdout
+    assert "loaded: []" in result.stdout
