@@ -152,7 +152,6 @@ def site_files(
             root="../",
             canonical_url=settings.url("subscribe/"),
             list_address=settings.list_mailbox,
-            subscribe_weekly_mailto=weekly_subscribe_mailto(settings),
         ),
         "style.css": render_page("site/style.css", settings),
         # The site's mark: the feeds' default icon and logo, and the browser tab's icon.
@@ -227,12 +226,6 @@ def issue_description(digest: Digest) -> str:
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
-def weekly_subscribe_mailto(settings: Settings) -> str:
-    from newsletter.mailing.letters import subscribe_mailto
-
-    return subscribe_mailto(settings.list_mailbox, "weekly")
-
-
 def render_page(template: str, settings: Settings, **context: object) -> bytes:
     # Imported here, like every renderer's library: a build with nothing new renders nothing.
     from newsletter.mailing.letters import subscribe_mailto
@@ -240,5 +233,6 @@ def render_page(template: str, settings: Settings, **context: object) -> bytes:
     env = environment(settings)
     # Every page shows how to get the issues by mail (`newsletter subscribers sync`).
     context.setdefault("subscribe_mailto", subscribe_mailto(settings.list_mailbox))
+    context.setdefault("subscribe_weekly_mailto", subscribe_mailto(settings.list_mailbox, "weekly"))
     text = env.get_template(template).render(settings=settings, **context)
     return text.encode("utf-8")

@@ -321,10 +321,15 @@ def test_serve_answers_a_browsers_own_favicon_request(tmp_path: Path, seeds_dir:
         assert (reply.status, reply.read()) == (200, (output / "favicon.ico").read_bytes())
 
 
-def test_index_and_issue_pages_offer_the_subscribe_mailto_and_its_page(output: Path) -> None:
+def test_every_page_offers_daily_and_weekly_subscribe_mailtos_and_the_page(
+    output: Path,
+) -> None:
     mailto = "mailto:newsletter@example.org?subject=subscribe"
-    for page in ("index.html", "issues/2024-05-22/index.html", "subscribe/index.html"):
-        assert mailto in read_page(output / page).links(), page
+    pages = ("index.html", "issues/2024-05-22/index.html", "subscribe/index.html")
+    for page in (*pages, "weekly/2024-W16/index.html", "years/2024/index.html"):
+        links = read_page(output / page).links()
+        assert mailto in links, page
+        assert f"{mailto}%20weekly" in links, page
     explained = (output / "subscribe" / "index.html").read_text(encoding="utf-8")
     assert "subject=subscribe%20weekly" in explained  # the weekly edition
     for topic in ("구독하기", "해지하기", "개인정보"):
