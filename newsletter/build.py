@@ -45,6 +45,7 @@ from newsletter.cache import (
     Record,
     code_fingerprint,
     file_list,
+    file_shas,
     files_fingerprint,
     hash_parts,
     is_blob,
@@ -192,7 +193,7 @@ def _build(
     """(issues rendered, issues in all)"""
     cache = BuildCache(cache_root, distrusted)
     code = code_fingerprint()
-    sources = _read_sources(seeds_dir, code)
+    sources = _read_sources(seeds_dir, code, cache)
     parsed = _parse_all(sources, cache, workers)
     source_key = {p.outline.date: source.key for p, source in zip(parsed, sources, strict=True)}
     parsed.sort(key=lambda p: p.outline.date)
@@ -546,14 +547,16 @@ def _invalid(record: Record) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Bl
     raise RuntimeError(f"an issue rendered into an invalid record: {record!r}")
 
 
-def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
-    """Each digest file with its cache key; the bytes are hashed and let go (parsing, when
-    the cache lacks the digest, reads the file again)."""
-    sources = []
-    for path in find_digest_files([seeds_dir]):
-        shown = path.as_posix()
-        sources.append(_Source(shown, hash_parts(code, shown, path.read_bytes())))
-    return sources
+def _read_sources(seeds_dir: Path, code: str, cache: BuildCache) -> list[_Source]:
+    """Each digest file with its cache key, from its bytes' sha256 (files unchanged since
+    the last build are not read again; parsing, when the cache lacks the digest, reads the
+    file)."""
+    paths = find_digest_files([seeds_dir])
+    shas = file_shas(cache, hash_parts("digest files", str(seeds_dir.resolve())), paths)
+    return [
+        _Source(path.as_posix(), hash_parts(code, path.as_posix(), sha))
+        for path, sha in zip(paths, shas, strict=True)
+    ]
 
 
 def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[_Parsed]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_incremental_builds_match_a_cold_build(
     assert second.rendered == 2 and second.reused == 4
 
     edited = seeds_copy / "002_ed020bbff217edc1.txt"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 40", "Vote: 41"))
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
     build(seeds_copy, output, settings, cache_dir=cache)
     (seeds_copy / "004_73ddd00b02cb327c.txt").unlink()
     build(seeds_copy, output, settings, cache_dir=cache)
@@ -245,7 +246,7 @@ def test_a_build_killed_at_any_write_is_repaired_by_the_next(
     shutil.copytree(seeds_copy, versions["b"])
     add_digest(versions["b"], "005_new.txt", "2024-05-23")
     edited = versions["b"] / "002_ed020bbff217edc1.txt"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 40", "Vote: 41"))
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
     (versions["b"] / "000_ead36ab510c9cfc0.txt").unlink()
     cold = {name: cold_build(seeds, settings, tmp_path / name) for name, seeds in versions.items()}
     work = tmp_path / "work"
@@ -312,3 +313,58 @@ def test_a_build_with_nothing_new_loads_no_renderer(
         )
         assert expected in result.stdout
     assert "loaded: []" in result.stdout
+
+
+def test_unchanged_digests_are_not_read_again_and_an_edit_keeping_size_and_mtime_is_seen(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import cache as cache_module
+
+    # Files count as settled (their stat is remembered) 0.1 s after their last change, not
+    # 2 s; within a timestamp tick (a few ms) an edit could keep even the ctime.
+    monkeypatch.setattr(cache_module, "_SETTLED_NS", 10**8)
+    time.sleep(0.2)
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    build(seeds_copy, output, settings, cache_dir=cache)
+
+    read: list[Path] = []
+    real_sha = cache_module._file_sha
+    monkeypatch.setattr(cache_module, "_file_sha", lambda path: read.append(path) or real_sha(path))
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
+    assert read == []
+
+    edited = seeds_copy / "002_ed020bbff217edc1.txt"
+    before = edited.stat()
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))  # only ctime tells
+    assert edited.stat().st_size == before.st_size
+    assert edited.stat().st_mtime_ns == before.st_mtime_ns
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered >= 1
+    assert read == [edited]
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+
+
+def test_a_garbled_record_of_digest_stats_means_reading_every_digest(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from newsletter import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_SETTLED_NS", 10**8)
+    time.sleep(0.2)
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    build(seeds_copy, output, settings, cache_dir=cache)
+    index_path = cache / "index.json"
+    index = json.loads(index_path.read_bytes())
+    for record in index["entries"].values():
+        for row in record.get("files", {}).values():
+            if len(row) == 6:
+                row[5] = "not a sha"
+    index_path.write_text(json.dumps(index))
+
+    read: list[Path] = []
+    real_sha = cache_module._file_sha
+    monkeypatch.setattr(cache_module, "_file_sha", lambda path: read.append(path) or real_sha(path))
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
+    assert len(read) == 5
