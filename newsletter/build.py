@@ -264,6 +264,8 @@ class _Render:
         self.full_digests: dict[dt.date, Blob] = {}
         self.week_entries: dict[str, Blob] = {}  # each week's feed entry HTML
         self.week_tasks: dict[str, tuple[str, _WeekTask]] = {}
+        # The keys each cached_files call now rendering looks up, innermost last.
+        self._inner_keys: list[list[str]] = []
 
     def issues(
         self,
@@ -455,17 +457,29 @@ class _Render:
     def cached_files(
         self, key: str, render: Callable[[], Mapping[str, output.Content]]
     ) -> Mapping[str, output.Content]:
-        """The files `render` returns, from the cache when they are there under `key`."""
+        """The files `render` returns, from the cache when they are there under `key`.
+
+        The record names the keys `render` looked up itself (the feeds' archive pages within
+        all the feeds), and a hit keeps those in the cache too: the next build that misses
+        the outer key (+1 digest) then renders only the inner parts that changed."""
+        if self._inner_keys:
+            self._inner_keys[-1].append(key)
         record = self.cache.get(key)
         files = file_list(record.get("files")) if record else None
         if files is not None:
+            assert record is not None
+            self.cache.keep(record.get("inner"))
             return files
-        rendered = render()
+        self._inner_keys.append([])
+        try:
+            rendered = render()
+        finally:
+            inner = self._inner_keys.pop()
         listing = {
             path: content if not isinstance(content, bytes) else self.cache.put_blob(content)
             for path, content in rendered.items()
         }
-        self.cache.put(key, {"files": listing})
+        self.cache.put(key, {"files": listing, "inner": inner})
         return rendered
 
     def _issue_key(

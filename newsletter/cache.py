@@ -158,6 +158,20 @@ class BuildCache:
         self._used[key] = record
         return record
 
+    def keep(self, keys: object) -> None:
+        """Keep these entries (a list of keys read back from a record), and the entries
+        they keep in turn, as if this build had used them."""
+        pending = list(keys) if isinstance(keys, list) else []
+        while pending:
+            key = pending.pop()
+            record = self._entries.get(key) if isinstance(key, str) else None
+            if record is None or key in self._used:
+                continue
+            if not self._distrusted.intersection(_blob_names([record])):
+                self._used[key] = record
+                inner = record.get("inner")
+                pending.extend(inner if isinstance(inner, list) else [])
+
     def put(self, key: str, record: Record) -> None:
         self._entries[key] = self._used[key] = record
         self._changed = True

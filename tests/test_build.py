@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from site_pages import snapshot
@@ -368,3 +369,28 @@ def test_a_garbled_record_of_digest_stats_means_reading_every_digest(
     monkeypatch.setattr(cache_module, "_file_sha", lambda path: read.append(path) or real_sha(path))
     assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
     assert len(read) == 5
+
+
+def test_a_build_with_nothing_new_keeps_the_archive_pages_for_the_next_new_digest(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import feeds
+
+    settings = Settings(**{**settings.__dict__, "feed_entries": 2})
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    add_digest(seeds_copy, "005_new.txt", "2024-05-23")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    build(seeds_copy, output, settings, cache_dir=cache)  # all feeds from one cache entry
+
+    rendered: list[int] = []
+    real = feeds.archive_page_files
+
+    def counted(chunk: feeds.ArchiveChunk[Any], *args: Any) -> dict[str, bytes]:
+        rendered.append(chunk.number)
+        return real(chunk, *args)
+
+    monkeypatch.setattr(feeds, "archive_page_files", counted)
+    add_digest(seeds_copy, "006_new.txt", "2024-05-24")  # 7 digests: still 2 archive pages
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert rendered == []
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
