@@ -307,12 +307,35 @@ class _Render:
     def site_pages(
         self, digests: Sequence[Digest], weeks_by_month: Mapping[str, Sequence[weekly.Week]]
     ) -> None:
-        """The index, the year pages, the 404 page and the style sheet."""
+        """The index, the year pages, the 404 page and the style sheet; each year's page is
+        cached on its own, so a new digest renders only its own year's."""
 
-        def render() -> Files:
+        def render() -> dict[str, output.Content]:
             from newsletter import site
 
-            return site.site_files(digests, self.settings, weeks_by_month)
+            files: dict[str, output.Content] = {}
+            files.update(site.site_wide_files(digests, self.settings, weeks_by_month))
+            years = site.years_newest_first(digests)
+            for index, year in enumerate(years):
+                # The page links the years beside it.
+                beside = [y.year for y in years[max(0, index - 1) : index + 2] if y is not year]
+                key = hash_parts(
+                    self.context,
+                    f"year page {year.year} beside {beside}",
+                    *(self.source_key[d.date] for month in year.months for d in month.digests),
+                    *(
+                        f"{month.slug} {week.slug} {week.label}"
+                        for month in year.months
+                        for week in weeks_by_month.get(month.slug, ())
+                    ),
+                )
+
+                def page(year: site.Year = year, index: int = index) -> Files:
+                    page = site.year_page(year, years, index, self.settings, weeks_by_month)
+                    return {f"{year.path}index.html": page}
+
+                files.update(self.cached_files(key, page))
+            return files
 
         key = hash_parts(self.context, "site pages", *(self.source_key[d.date] for d in digests))
         self.outputs.site.update(self.cached_files(key, render))

@@ -394,3 +394,31 @@ def test_a_build_with_nothing_new_keeps_the_archive_pages_for_the_next_new_diges
     build(seeds_copy, output, settings, cache_dir=cache)
     assert rendered == []
     assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+
+
+def test_a_new_digest_renders_only_its_own_year_page(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import site
+
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    add_digest(seeds_copy, "005_old.txt", "2022-05-23")
+    add_digest(seeds_copy, "006_old.txt", "2023-05-23")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    build(seeds_copy, output, settings, cache_dir=cache)
+
+    rendered: list[int] = []
+    real = site.year_page
+
+    def counted(year: site.Year, *args: Any) -> bytes:
+        rendered.append(year.year)
+        return real(year, *args)
+
+    monkeypatch.setattr(site, "year_page", counted)
+    add_digest(seeds_copy, "007_new.txt", "2024-05-24")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert rendered == [2024]
+    add_digest(seeds_copy, "008_new.txt", "2025-01-02")  # a new year: its neighbour's links change
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert rendered == [2024, 2025, 2024]
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
