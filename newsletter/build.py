@@ -589,7 +589,8 @@ def _read_sources(seeds_dir: Path, code: str, cache: BuildCache) -> list[_Source
     the last build are not read again; parsing, when the cache lacks the digest, reads the
     file)."""
     paths = find_digest_files([seeds_dir])
-    shas = file_shas(cache, hash_parts("digest files", str(seeds_dir.resolve())), paths)
+    record = cache.root / "sources" / f"{hash_parts(str(seeds_dir.resolve()))[:32]}.json"
+    shas = file_shas(record, paths)
     return [
         _Source(path.as_posix(), hash_parts(code, path.as_posix(), sha))
         for path, sha in zip(paths, shas, strict=True)

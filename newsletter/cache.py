@@ -58,13 +58,16 @@ def code_fingerprint() -> str:
     return files_fingerprint([Path(newsletter.__file__).parent], "*.py")
 
 
-def file_shas(cache: BuildCache, key: str, paths: Sequence[Path]) -> list[str]:
+def file_shas(record: Path, paths: Sequence[Path]) -> list[str]:
     """The sha256 of each file's bytes. A file whose stat (size, mtime, ctime, inode, device)
-    is the one remembered under `key` with its sha is not read again, like git's index; any
-    other file is read and hashed. ctime cannot be set back, so an edit that keeps the size
-    and restores the mtime is still seen."""
-    record = cache.get(key)
-    known = record.get("files") if record is not None else None
+    is the one remembered in `record` (a JSON file) with its sha is not read again, like
+    git's index; any other file is read and hashed. ctime cannot be set back, so an edit
+    that keeps the size and restores the mtime is still seen. The record is a file of its
+    own, so a build that only learns new stats does not write the cache index again."""
+    try:
+        known = json.loads(record.read_bytes())
+    except (OSError, ValueError):
+        known = None
     remembered = known if isinstance(known, dict) else {}
     rows: dict[str, list[object]] = {}
     shas = []
@@ -80,7 +83,7 @@ def file_shas(cache: BuildCache, key: str, paths: Sequence[Path]) -> list[str]:
         if now - max(found.st_mtime_ns, found.st_ctime_ns) > _SETTLED_NS:
             rows[name] = [*stat, sha]
     if rows != remembered:
-        cache.put(key, {"files": rows})
+        write_atomically(record, json.dumps(rows, separators=(",", ":")).encode())
     return shas
 
 

@@ -356,19 +356,19 @@ def test_a_garbled_record_of_digest_stats_means_reading_every_digest(
     time.sleep(0.2)
     output, cache = tmp_path / "public", tmp_path / "cache"
     build(seeds_copy, output, settings, cache_dir=cache)
-    index_path = cache / "index.json"
-    index = json.loads(index_path.read_bytes())
-    for record in index["entries"].values():
-        for row in record.get("files", {}).values():
-            if len(row) == 6:
-                row[5] = "not a sha"
-    index_path.write_text(json.dumps(index))
+    (record,) = (cache / "sources").iterdir()
+    rows = json.loads(record.read_bytes())
+    assert len(rows) == 5
+    record.write_text(json.dumps({name: [*row[:5], "not a sha"] for name, row in rows.items()}))
 
     read: list[Path] = []
     real_sha = cache_module._file_sha
     monkeypatch.setattr(cache_module, "_file_sha", lambda path: read.append(path) or real_sha(path))
     assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
     assert len(read) == 5
+    record.write_text('{"truncated')
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
+    assert len(read) == 10
 
 
 def test_a_build_with_nothing_new_keeps_the_archive_pages_for_the_next_new_digest(
