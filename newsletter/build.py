@@ -45,6 +45,7 @@ from newsletter.cache import (
     Record,
     code_fingerprint,
     file_list,
+    file_shas,
     files_fingerprint,
     hash_parts,
     is_blob,
@@ -192,7 +193,7 @@ def _build(
     """(issues rendered, issues in all)"""
     cache = BuildCache(cache_root, distrusted)
     code = code_fingerprint()
-    sources = _read_sources(seeds_dir, code)
+    sources = _read_sources(seeds_dir, code, cache)
     parsed = _parse_all(sources, cache, workers)
     source_key = {p.outline.date: source.key for p, source in zip(parsed, sources, strict=True)}
     parsed.sort(key=lambda p: p.outline.date)
@@ -263,6 +264,8 @@ class _Render:
         self.full_digests: dict[dt.date, Blob] = {}
         self.week_entries: dict[str, Blob] = {}  # each week's feed entry HTML
         self.week_tasks: dict[str, tuple[str, _WeekTask]] = {}
+        # The keys each cached_files call now rendering looks up, innermost last.
+        self._inner_keys: list[list[str]] = []
 
     def issues(
         self,
@@ -304,12 +307,35 @@ class _Render:
     def site_pages(
         self, digests: Sequence[Digest], weeks_by_month: Mapping[str, Sequence[weekly.Week]]
     ) -> None:
-        """The index, the year pages, the 404 page and the style sheet."""
+        """The index, the year pages, the 404 page and the style sheet; each year's page is
+        cached on its own, so a new digest renders only its own year's."""
 
-        def render() -> Files:
+        def render() -> dict[str, output.Content]:
             from newsletter import site
 
-            return site.site_files(digests, self.settings, weeks_by_month)
+            files: dict[str, output.Content] = {}
+            files.update(site.site_wide_files(digests, self.settings, weeks_by_month))
+            years = site.years_newest_first(digests)
+            for index, year in enumerate(years):
+                # The page links the years beside it.
+                beside = [y.year for y in years[max(0, index - 1) : index + 2] if y is not year]
+                key = hash_parts(
+                    self.context,
+                    f"year page {year.year} beside {beside}",
+                    *(self.source_key[d.date] for month in year.months for d in month.digests),
+                    *(
+                        f"{month.slug} {week.slug} {week.label}"
+                        for month in year.months
+                        for week in weeks_by_month.get(month.slug, ())
+                    ),
+                )
+
+                def page(year: site.Year = year, index: int = index) -> Files:
+                    page = site.year_page(year, years, index, self.settings, weeks_by_month)
+                    return {f"{year.path}index.html": page}
+
+                files.update(self.cached_files(key, page))
+            return files
 
         key = hash_parts(self.context, "site pages", *(self.source_key[d.date] for d in digests))
         self.outputs.site.update(self.cached_files(key, render))
@@ -454,17 +480,29 @@ class _Render:
     def cached_files(
         self, key: str, render: Callable[[], Mapping[str, output.Content]]
     ) -> Mapping[str, output.Content]:
-        """The files `render` returns, from the cache when they are there under `key`."""
+        """The files `render` returns, from the cache when they are there under `key`.
+
+        The record names the keys `render` looked up itself (the feeds' archive pages within
+        all the feeds), and a hit keeps those in the cache too: the next build that misses
+        the outer key (+1 digest) then renders only the inner parts that changed."""
+        if self._inner_keys:
+            self._inner_keys[-1].append(key)
         record = self.cache.get(key)
         files = file_list(record.get("files")) if record else None
         if files is not None:
+            assert record is not None
+            self.cache.keep(record.get("inner"))
             return files
-        rendered = render()
+        self._inner_keys.append([])
+        try:
+            rendered = render()
+        finally:
+            inner = self._inner_keys.pop()
         listing = {
             path: content if not isinstance(content, bytes) else self.cache.put_blob(content)
             for path, content in rendered.items()
         }
-        self.cache.put(key, {"files": listing})
+        self.cache.put(key, {"files": listing, "inner": inner})
         return rendered
 
     def _issue_key(
@@ -546,14 +584,17 @@ def _invalid(record: Record) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Bl
     raise RuntimeError(f"an issue rendered into an invalid record: {record!r}")
 
 
-def _read_sources(seeds_dir: Path, code: str) -> list[_Source]:
-    """Each digest file with its cache key; the bytes are hashed and let go (parsing, when
-    the cache lacks the digest, reads the file again)."""
-    sources = []
-    for path in find_digest_files([seeds_dir]):
-        shown = path.as_posix()
-        sources.append(_Source(shown, hash_parts(code, shown, path.read_bytes())))
-    return sources
+def _read_sources(seeds_dir: Path, code: str, cache: BuildCache) -> list[_Source]:
+    """Each digest file with its cache key, from its bytes' sha256 (files unchanged since
+    the last build are not read again; parsing, when the cache lacks the digest, reads the
+    file)."""
+    paths = find_digest_files([seeds_dir])
+    record = cache.root / "sources" / f"{hash_parts(str(seeds_dir.resolve()))[:32]}.json"
+    shas = file_shas(record, paths)
+    return [
+        _Source(path.as_posix(), hash_parts(code, path.as_posix(), sha))
+        for path, sha in zip(paths, shas, strict=True)
+    ]
 
 
 def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[_Parsed]:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 import newsletter
 from newsletter.output import write_atomically, write_file
@@ -26,6 +29,9 @@ _HEX_DIGITS = "0123456789abcdef"
 Blob = tuple[str, int]  # (sha256 of the content, its size)
 FileList = dict[str, Blob]  # relative output path → blob
 Record = dict[str, object]  # one index entry: JSON data, checked by whoever reads it
+# How old a file's last change must be before its stat is remembered: a file changed again
+# within its filesystem's timestamp tick could keep its stat (git's "racy" files).
+_SETTLED_NS = 2_000_000_000
 
 
 def hash_parts(*parts: str | bytes) -> str:
@@ -50,6 +56,49 @@ def files_fingerprint(folders: Iterable[Path], pattern: str = "*") -> str:
 def code_fingerprint() -> str:
     """The tool's own source, so any change to the code invalidates what it rendered."""
     return files_fingerprint([Path(newsletter.__file__).parent], "*.py")
+
+
+def file_shas(record: Path, paths: Sequence[Path]) -> list[str]:
+    """The sha256 of each file's bytes. A file whose stat (size, mtime, ctime, inode, device)
+    is the one remembered in `record` (a JSON file) with its sha is not read again, like
+    git's index; any other file is read and hashed. ctime cannot be set back, so an edit
+    that keeps the size and restores the mtime is still seen. The record is a file of its
+    own, so a build that only learns new stats does not write the cache index again."""
+    try:
+        known = json.loads(record.read_bytes())
+    except (OSError, ValueError):
+        known = None
+    remembered = known if isinstance(known, dict) else {}
+    rows: dict[str, list[object]] = {}
+    shas = []
+    now = time.time_ns()
+    for path in paths:
+        name = path.as_posix()
+        found = os.stat(path)
+        stat = [found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino, found.st_dev]
+        row = remembered.get(name)
+        # Stat before read: a write in between changes the stat, so the next build reads again.
+        sha = str(row[5]) if _is_file_row(row) and row[:5] == stat else _file_sha(path)
+        shas.append(sha)
+        if now - max(found.st_mtime_ns, found.st_ctime_ns) > _SETTLED_NS:
+            rows[name] = [*stat, sha]
+    if rows != remembered:
+        write_atomically(record, json.dumps(rows, separators=(",", ":")).encode())
+    return shas
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _is_file_row(row: object) -> TypeGuard[list[object]]:
+    return (
+        type(row) is list
+        and len(row) == 6
+        and all(type(value) is int for value in row[:5])
+        and type(row[5]) is str
+        and len(row[5]) == 64
+    )
 
 
 def blob_of(content: bytes) -> Blob:
@@ -111,6 +160,20 @@ class BuildCache:
             return None
         self._used[key] = record
         return record
+
+    def keep(self, keys: object) -> None:
+        """Keep these entries (a list of keys read back from a record), and the entries
+        they keep in turn, as if this build had used them."""
+        pending = list(keys) if isinstance(keys, list) else []
+        while pending:
+            key = pending.pop()
+            record = self._entries.get(key) if isinstance(key, str) else None
+            if record is None or key in self._used:
+                continue
+            if not self._distrusted.intersection(_blob_names([record])):
+                self._used[key] = record
+                inner = record.get("inner")
+                pending.extend(inner if isinstance(inner, list) else [])
 
     def put(self, key: str, record: Record) -> None:
         self._entries[key] = self._used[key] = record

@@ -123,9 +123,22 @@ def site_files(
 ) -> dict[str, bytes]:
     """The index, year pages and other site-wide files; `weekly_by_month` lists the weekly
     editions under each month (`YYYY-MM`) they are shown in."""
+    files = site_wide_files(digests, settings, weekly_by_month)
+    years = years_newest_first(digests)
+    for index, year in enumerate(years):
+        files[f"{year.path}index.html"] = year_page(year, years, index, settings, weekly_by_month)
+    return files
+
+
+def site_wide_files(
+    digests: Sequence[Digest],
+    settings: Settings,
+    weekly_by_month: Mapping[str, Sequence[Week]] | None = None,
+) -> dict[str, bytes]:
+    """`site_files` but the year pages."""
     weekly_by_month = weekly_by_month or {}
     years = years_newest_first(digests)
-    files = {
+    return {
         "index.html": render_page(
             "site/index.html",
             settings,
@@ -159,9 +172,6 @@ def site_files(
         "favicon.ico": template_bytes(settings, "site/favicon.ico"),
         "search.js": render_page("site/search.js", settings),
     }
-    for index, year in enumerate(years):
-        files[f"{year.path}index.html"] = year_page(year, years, index, settings, weekly_by_month)
-    return files
 
 
 def year_page(

@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from site_pages import snapshot
@@ -59,7 +61,7 @@ def test_incremental_builds_match_a_cold_build(
     assert second.rendered == 2 and second.reused == 4
 
     edited = seeds_copy / "002_ed020bbff217edc1.txt"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 40", "Vote: 41"))
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
     build(seeds_copy, output, settings, cache_dir=cache)
     (seeds_copy / "004_73ddd00b02cb327c.txt").unlink()
     build(seeds_copy, output, settings, cache_dir=cache)
@@ -245,7 +247,7 @@ def test_a_build_killed_at_any_write_is_repaired_by_the_next(
     shutil.copytree(seeds_copy, versions["b"])
     add_digest(versions["b"], "005_new.txt", "2024-05-23")
     edited = versions["b"] / "002_ed020bbff217edc1.txt"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 40", "Vote: 41"))
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
     (versions["b"] / "000_ead36ab510c9cfc0.txt").unlink()
     cold = {name: cold_build(seeds, settings, tmp_path / name) for name, seeds in versions.items()}
     work = tmp_path / "work"
@@ -312,3 +314,112 @@ def test_a_build_with_nothing_new_loads_no_renderer(
         )
         assert expected in result.stdout
     assert "loaded: []" in result.stdout
+
+
+def build_with_settled_digests(
+    seeds: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[Path]:
+    """Build into tmp_path's public/ and cache/ once digest files count as settled (their
+    stat is remembered) 0.1 s after their last change rather than 2 s, and that long has
+    passed; returns the list of digest files this and later builds read. (Within a
+    timestamp tick, a few ms, an edit could keep even the ctime: the 2 s guard that.)"""
+    from newsletter import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_SETTLED_NS", 10**8)
+    time.sleep(0.2)
+    read: list[Path] = []
+    real_sha = cache_module._file_sha
+    monkeypatch.setattr(cache_module, "_file_sha", lambda path: read.append(path) or real_sha(path))
+    build(seeds, tmp_path / "public", settings, cache_dir=tmp_path / "cache")
+    return read
+
+
+def test_unchanged_digests_are_not_read_again_and_an_edit_keeping_size_and_mtime_is_seen(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = build_with_settled_digests(seeds_copy, settings, tmp_path, monkeypatch)
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    assert len(read) == 5
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
+    assert len(read) == 5
+
+    edited = seeds_copy / "002_ed020bbff217edc1.txt"
+    before = edited.stat()
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))  # only ctime tells
+    assert edited.stat().st_size == before.st_size
+    assert edited.stat().st_mtime_ns == before.st_mtime_ns
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered >= 1
+    assert read[5:] == [edited]
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+
+
+def test_a_garbled_record_of_digest_stats_means_reading_every_digest(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    read = build_with_settled_digests(seeds_copy, settings, tmp_path, monkeypatch)
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    (record,) = (cache / "sources").iterdir()
+    rows = json.loads(record.read_bytes())
+    assert len(rows) == 5
+    record.write_text(json.dumps({name: [*row[:5], "not a sha"] for name, row in rows.items()}))
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
+    assert len(read) == 10
+    record.write_text('{"truncated')
+    assert build(seeds_copy, output, settings, cache_dir=cache).rendered == 0
+    assert len(read) == 15
+
+
+def test_a_build_with_nothing_new_keeps_the_archive_pages_for_the_next_new_digest(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import feeds
+
+    settings = Settings(**{**settings.__dict__, "feed_entries": 2})
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    add_digest(seeds_copy, "005_new.txt", "2024-05-23")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    build(seeds_copy, output, settings, cache_dir=cache)  # all feeds from one cache entry
+
+    rendered: list[int] = []
+    real = feeds.archive_page_files
+
+    def counted(chunk: feeds.ArchiveChunk[Any], *args: Any) -> dict[str, bytes]:
+        rendered.append(chunk.number)
+        return real(chunk, *args)
+
+    monkeypatch.setattr(feeds, "archive_page_files", counted)
+    add_digest(seeds_copy, "006_new.txt", "2024-05-24")  # 7 digests: still 2 archive pages
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert rendered == []
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+
+
+def test_a_new_digest_renders_only_its_own_year_page(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import site
+
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    add_digest(seeds_copy, "005_old.txt", "2022-05-23")
+    add_digest(seeds_copy, "006_old.txt", "2023-05-23")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    build(seeds_copy, output, settings, cache_dir=cache)
+
+    rendered: list[int] = []
+    real = site.year_page
+
+    def counted(year: site.Year, *args: Any) -> bytes:
+        rendered.append(year.year)
+        return real(year, *args)
+
+    monkeypatch.setattr(site, "year_page", counted)
+    add_digest(seeds_copy, "007_new.txt", "2024-05-24")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert rendered == [2024]
+    add_digest(seeds_copy, "008_new.txt", "2025-01-02")  # a new year: its neighbour's links change
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert rendered == [2024, 2025, 2024]
+    assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
