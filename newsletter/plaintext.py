@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 WIDTH = 78  # RFC 5322 §2.1.1
 # Leading spaces and a list marker ("- ", "1. "): continuation lines are indented past it.
@@ -30,14 +31,25 @@ def _wrap_line(line: str, width: int) -> list[str]:
     indent = " " * columns(head)
     first, *words = line[len(head) :].split(" ")
     lines = [head + first]
+    used = columns(lines[-1])  # the last line's width, kept as it grows (not re-measured)
     for word in words:
-        if columns(lines[-1]) + 1 + columns(word) <= width:
+        word_columns = columns(word)
+        if used + 1 + word_columns <= width:
             lines[-1] += " " + word
+            used += 1 + word_columns
         else:
             lines.append(indent + word)
+            used = len(indent) + word_columns
     return lines
 
 
 def columns(text: str) -> int:
     """How many terminal columns `text` takes: East Asian wide and fullwidth characters two."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(map(_is_wide, text))
+
+
+@cache
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"
