@@ -27,11 +27,13 @@ with nothing new does not load them.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -158,15 +160,39 @@ def build(
     distrusted: set[str] = set()
     for _attempt in range(5):
         try:
-            rendered, issues = _build(
-                seeds_dir, folders, settings, cache_root, workers, progress, distrusted, with_search
-            )
+            with _collector_paused():
+                rendered, issues = _build(
+                    seeds_dir,
+                    folders,
+                    settings,
+                    cache_root,
+                    workers,
+                    progress,
+                    distrusted,
+                    with_search,
+                )
             break
         except _DamagedCache as damage:
             distrusted |= damage.shas
     else:
         raise RuntimeError(f"the build cache {cache_root} keeps changing under the build")
     return BuildReport(issues, rendered, issues - rendered, time.perf_counter() - started)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off in the build's own process: a build holds
+    hundreds of thousands of long-lived objects (the cache index, every digest's outline)
+    that form no cycles, and each full collection walked them all again: 40% of a build
+    with nothing new at 5,000 digests. Reference counting still frees everything else;
+    worker processes (rendering many issues) collect as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_apart(output_dir: Path, outbox_dir: Path) -> None:
@@ -709,7 +735,7 @@ def _run(
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(1, min(32, len(tasks) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=gc.enable) as pool:
         yield from pool.map(function, tasks, chunksize=chunk)
 
 

@@ -11,12 +11,13 @@ see output.py), so editing the output cannot change the cache, nor the reverse.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeGuard
+
+import orjson
 
 import newsletter
 from newsletter.output import write_atomically, write_file
@@ -65,7 +66,7 @@ def file_shas(record: Path, paths: Sequence[Path]) -> list[str]:
     that keeps the size and restores the mtime is still seen. The record is a file of its
     own, so a build that only learns new stats does not write the cache index again."""
     try:
-        known = json.loads(record.read_bytes())
+        known = orjson.loads(record.read_bytes())
     except (OSError, ValueError):
         known = None
     remembered = known if isinstance(known, dict) else {}
@@ -83,7 +84,7 @@ def file_shas(record: Path, paths: Sequence[Path]) -> list[str]:
         if now - max(found.st_mtime_ns, found.st_ctime_ns) > _SETTLED_NS:
             rows[name] = [*stat, sha]
     if rows != remembered:
-        write_atomically(record, json.dumps(rows, separators=(",", ":")).encode())
+        write_atomically(record, orjson.dumps(rows))
     return shas
 
 
@@ -185,14 +186,14 @@ class BuildCache:
         if not self._changed and len(self._used) == len(self._entries):
             return
         kept = {"format": _INDEX_FORMAT, "entries": self._used}
-        write_atomically(self._index_path, json.dumps(kept, separators=(",", ":")).encode())
+        write_atomically(self._index_path, orjson.dumps(kept))
         self._loaded = dict(self._used)
         self._changed = False
         referenced = set(_blob_names(self._used.values()))
-        for folder in Path(self._blobs).glob("*"):
-            for path in folder.glob("*"):
-                if path.name not in referenced:
-                    path.unlink(missing_ok=True)
+        for folder in _entries_of(self._blobs):
+            for blob in _entries_of(folder.path):
+                if blob.name not in referenced:
+                    Path(blob.path).unlink(missing_ok=True)
 
     def put_blob(self, content: bytes) -> Blob:
         blob = blob_of(content)
@@ -218,7 +219,7 @@ class BuildCache:
 
     def _load_index(self) -> dict[str, Record]:
         try:
-            document = json.loads(self._index_path.read_bytes())
+            document = orjson.loads(self._index_path.read_bytes())
         except (OSError, ValueError):
             return {}
         if not isinstance(document, dict) or document.get("format") != _INDEX_FORMAT:
@@ -227,6 +228,13 @@ class BuildCache:
         if not isinstance(entries, dict):
             return {}
         return {key: value for key, value in entries.items() if isinstance(value, dict)}
+
+
+def _entries_of(folder: str) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _blob_names(records: Iterable[Record]) -> Iterable[str]:

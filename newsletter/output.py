@@ -17,7 +17,6 @@ stat. Such files are never trusted on their stat alone.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -26,6 +25,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 Blob = tuple[str, int]  # (sha256 of the content, its size)
 Content = bytes | Blob  # rendered in memory, or a blob in the build cache
@@ -178,7 +179,7 @@ def apply(plan: Plan, read_blob: Callable[[Blob], bytes | None]) -> None:
             written = write_atomically(destination, content)
         rows[path] = _row(plan.blobs[path], written)
     document = {"format": _MANIFEST_FORMAT, "files": rows}
-    write_atomically(plan.manifest, json.dumps(document, separators=(",", ":")).encode())
+    write_atomically(plan.manifest, orjson.dumps(document))
 
 
 def blob_of(content: Content) -> Blob:
@@ -217,7 +218,7 @@ def _read_manifest(path: Path) -> tuple[dict[str, list[object]], int | None]:
     """The rows and the manifest's own mtime; nothing when missing or not as written."""
     try:
         written_at = os.stat(path).st_mtime_ns
-        document = json.loads(Path(path).read_bytes())
+        document = orjson.loads(Path(path).read_bytes())
     except (OSError, ValueError):
         return {}, None
     rows = document.get("files") if isinstance(document, dict) else None
