@@ -56,9 +56,16 @@ class Digest:
         return self.date.isoformat()
 
     def outline(self) -> Digest:
-        """The digest without its summary bullets, which are most of its size: enough for
-        the archive index, feed metadata and links between issues."""
-        return replace(self, papers=tuple(replace(paper, bullets=()) for paper in self.papers))
+        """The digest without its summary bullets and author lists, which are most of its
+        size: enough for the archive index, feed metadata and links between issues (what
+        shows bullets or authors renders from the full digest)."""
+        return replace(
+            self,
+            papers=tuple(
+                replace(paper, bullets=(), authors=(), authors_truncated=False)
+                for paper in self.papers
+            ),
+        )
 
 
 _PAPER_FIELD_ORDER = tuple(field.name for field in fields(Paper))
@@ -144,12 +151,9 @@ def outline_as_row(digest: Digest) -> list[object]:
     """The digest's outline (no bullets) as compact JSON-ready data, positional rather than
     keyed: the build cache keeps one per digest of the archive and reads all of them on
     every build. `[date, source_path, [[title, link, arxiv_id, thumbnail_url, video_url,
-    votes, authors, authors_truncated, line], …]]`."""
+    votes, line], …]]`."""
     papers = [
-        [
-            *(p.title, p.link, p.arxiv_id, p.thumbnail_url, p.video_url, p.votes),
-            *(list(p.authors), p.authors_truncated, p.line),
-        ]
+        [p.title, p.link, p.arxiv_id, p.thumbnail_url, p.video_url, p.votes, p.line]
         for p in digest.papers
     ]
     return [digest.date.isoformat(), digest.source_path, papers]
@@ -166,9 +170,9 @@ def outline_from_row(row: object) -> Digest:
 
 
 def _paper_from_row(row: object) -> Paper:
-    if not isinstance(row, list) or len(row) != 9:
+    if type(row) is not list or len(row) != 7:
         raise ValueError("not a paper outline")
-    title, link, arxiv_id, thumbnail_url, video_url, votes, authors, truncated, line = row
+    title, link, arxiv_id, thumbnail_url, video_url, votes, line = row
     if not (
         type(title) is str
         and type(link) is str
@@ -176,12 +180,7 @@ def _paper_from_row(row: object) -> Paper:
         and _optional_text(thumbnail_url)
         and _optional_text(video_url)
         and type(votes) is int
-        and type(authors) is list
-        and all(type(author) is str for author in authors)
-        and type(truncated) is bool
         and type(line) is int
     ):
         raise ValueError("a paper field has the wrong type")
-    return Paper(
-        title, link, arxiv_id, thumbnail_url, video_url, votes, tuple(authors), truncated, (), line
-    )
+    return Paper(title, link, arxiv_id, thumbnail_url, video_url, votes, (), False, (), line)
