@@ -37,6 +37,16 @@ _KILL_AFTER_WRITES_ENV = "NEWSLETTER_TEST_KILL_AFTER_WRITES"
 _writes_left = int(os.environ.get(_KILL_AFTER_WRITES_ENV) or 0) or None
 
 
+def _new_file_mode() -> int:
+    """The mode open() gives a new file: 0o666 less the process's umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_NEW_FILE_MODE = _new_file_mode()
+
+
 def write_atomically(path: Path | str, content: bytes) -> os.stat_result:
     """Replace a file through a temporary file in the same folder, renamed into place (POSIX
     rename is atomic): a reader sees the old file or the new one, never half of one.
@@ -48,6 +58,9 @@ def write_atomically(path: Path | str, content: bytes) -> os.stat_result:
         os.makedirs(folder, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
+        # mkstemp creates the file readable by its owner only; a replaced page must stay
+        # readable like a new one (a web server running as another user serves the folder).
+        os.fchmod(handle, _NEW_FILE_MODE)
         with os.fdopen(handle, "wb") as file:
             file.write(content)
             file.flush()

@@ -156,6 +156,20 @@ def test_output_edits_are_repaired_and_never_reach_the_cache(
     assert not (outbox / "2024-05-22/notes").exists()
 
 
+def test_a_replaced_file_keeps_the_mode_of_a_new_one(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """Files replaced through a temporary file (mkstemp: owner-only) must stay readable by
+    a web server running as another user, like the files written new."""
+    output = tmp_path / "public"
+    build(seeds_copy, output, settings, cache_dir=tmp_path / "cache")
+    new_mode = (output / "index.html").stat().st_mode
+    assert new_mode & 0o044  # group and others may read it, under the usual umask
+    (output / "index.html").write_text("edited")
+    build(seeds_copy, output, settings, cache_dir=tmp_path / "cache")
+    assert (output / "index.html").stat().st_mode == new_mode
+
+
 def test_output_files_share_no_storage_with_the_cache(
     seeds_copy: Path, settings: Settings, tmp_path: Path
 ) -> None:
