@@ -304,24 +304,24 @@ class _Render:
         returns how many were rendered."""
         digests = [p.outline for p in parsed]
         self.parsed = parsed
-        keys, tasks = [], []
+        keys, cached, missing = [], [], []
         for item, (digest, previous, following) in zip(parsed, neighbours(digests), strict=True):
             self.full_digests[digest.date] = item.digest
             week = weeks.get(digest.date)
             keys.append(self._issue_key(digest, previous, following, week))
-            tasks.append(
-                _IssueTask(
-                    digest.source_path,
-                    item.digest,
-                    previous,
-                    following,
-                    self.settings,
-                    self.cache.root,
-                    week,
+            cached.append(_issue_record(self.cache.get(keys[-1])))
+            if cached[-1] is None:
+                missing.append(
+                    _IssueTask(
+                        digest.source_path,
+                        item.digest,
+                        previous,
+                        following,
+                        self.settings,
+                        self.cache.root,
+                        week,
+                    )
                 )
-            )
-        cached = [_issue_record(self.cache.get(key)) for key in keys]
-        missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
         fresh = iter(_run(_render_issue, missing, workers))
         entries = self._collect(keys, cached, fresh)
         for done, (digest, entry) in enumerate(zip(digests, entries, strict=True), 1):

@@ -461,17 +461,18 @@ def _shorten(text: str, limit: int = 60) -> str:
 def find_digest_files(paths: Iterable[Path]) -> list[Path]:
     """Digest files named on the command line or found directly inside named folders, each
     once (a file named twice is not two digests of the same day)."""
-    found: dict[Path, Path] = {}
+    found: dict[str, Path] = {}  # by resolved path
     for path in paths:
         if path.is_dir():
             # One resolve per folder, not per file: a folder of years of digests is large.
-            folder = path.resolve()
+            folder = str(path.resolve())
             # Names sorted as strings: the order Path sorting gives, at a tenth of the cost.
             names = [n for n in os.listdir(path) if os.path.splitext(n)[1] in DIGEST_SUFFIXES]
             for name in sorted(names):
-                found.setdefault(folder / name, path / name)
+                if f"{folder}/{name}" not in found:
+                    found[f"{folder}/{name}"] = path / name
         else:
-            found.setdefault(path.resolve(), path)
+            found.setdefault(str(path.resolve()), path)
     return list(found.values())
 
 
