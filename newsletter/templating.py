@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ def _environment(user_dir: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=[_unindented_site_pages()],
     )
     env.filters["inline_html"] = lambda source: Markup(inline_html(source))
     env.filters["inline_text"] = inline_text
@@ -65,6 +67,39 @@ def _environment(user_dir: str) -> jinja2.Environment:
     env.globals["weekday"] = weekday
     env.globals["authors_shown"] = AUTHORS_SHOWN
     return env
+
+
+_LINE_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
+def is_builtin_site_page(name: str, filename: str | None) -> bool:
+    """A web page template shipped with the tool (not the user's, not a style sheet)."""
+    builtin = builtin_templates_dir()
+    return (
+        name.startswith("site/")
+        and name.endswith(".html")
+        and filename is not None
+        and Path(filename).is_relative_to(builtin)
+    )
+
+
+def _unindented_site_pages() -> type[jinja2.ext.Extension]:
+    import jinja2.ext
+
+    class UnindentedSitePages(jinja2.ext.Extension):
+        """The built-in site templates are indented for their reader; the pages need not be
+        (~6% of an issue page). CSS Text 3 §4.1.1: spaces and tabs after a line break are
+        removed before rendering unless `white-space` preserves them (<pre>, <textarea>, pre,
+        pre-wrap, break-spaces: no built-in site page has any, tests/test_site.py checks).
+        Only template text loses them, never a digest's; the user's templates stay as written.
+        """
+
+        def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+            if name is not None and is_builtin_site_page(name, filename):
+                return _LINE_INDENT.sub("", source)
+            return source
+
+    return UnindentedSitePages
 
 
 # Labels are Korean, like the digests; a user template can word them otherwise.
