@@ -387,7 +387,7 @@ def _feed_generator(
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
     generator.load_extension("dc", atom=False, rss=True)  # Atom has its own <author>
-    generator.register_extension("entry_links", BaseExtension, _EntryLinkAttributes, rss=False)
+    generator.register_extension("atom_fixes", BaseExtension, _AtomEntryFixes, rss=False)
     generator.id(feed_id(settings, channel))
     generator.title(settings.title + channel.title_suffix)
     generator.subtitle(settings.subtitle)
@@ -422,7 +422,11 @@ def _fill_feedgen_entry(target: FeedEntry, entry: IssueEntry) -> None:
     target.link(href=entry.link, rel="alternate", type="text/html")
     target.published(entry.published)
     target.updated(entry.updated)
-    target.content(entry.content_html, type="html")
+    # XML 1.0 §2.7: a CDATA section carries the HTML unescaped, ~8% smaller than escaping
+    # every < > " of it, and readers get the same text. It cannot hold "]]>": such content
+    # stays escaped. feedgen's type "CDATA" becomes Atom's type="html" in _AtomEntryFixes.
+    cdata = "]]>" not in entry.content_html
+    target.content(entry.content_html, type="CDATA" if cdata else "html")
     # RSS readers treat <description> as HTML (feedgen copies the summary there), so plain
     # text goes out HTML-escaped, declared as such for Atom (RFC 4287 §3.1.1.2).
     target.summary(escape(entry.summary), type="html")
@@ -450,15 +454,19 @@ class _ArchiveMarker(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class _EntryLinkAttributes(BaseEntryExtension):  # type: ignore[misc]
+class _AtomEntryFixes(BaseEntryExtension):  # type: ignore[misc]
     """feedgen 1.0 writes an entry's <link> without its rel and type (it reads them back from
-    the new element). An entry's only link is its issue page: say so explicitly."""
+    the new element): an entry's only link is its issue page, say so explicitly. It also
+    copies a content's type "CDATA" into the type attribute, which Atom does not know: the
+    content is HTML (RFC 4287 §4.1.3.1), in a CDATA section or escaped."""
 
     def extend_atom(self, entry: Any) -> Any:
         # feedgen builds entries without a namespace; the feed's default xmlns applies later.
         for link in entry.iterfind("link"):
             link.set("rel", "alternate")
             link.set("type", "text/html")
+        for content in entry.iterfind("content"):
+            content.set("type", "html")
         return entry
 
 

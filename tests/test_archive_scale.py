@@ -161,11 +161,16 @@ def test_the_search_box_on_the_index_leads_to_results(served: str, browser: Any)
     page.close()
 
 
-def test_search_index_holds_paper_text_not_page_chrome(served: str, browser: Any) -> None:
+def test_search_index_holds_paper_text_not_page_chrome(
+    served: str, browser: Any, big_digests: list[Digest]
+) -> None:
     page = open_page(browser, served)
     assert search_in_browser(page, served, "Surname663")  # a folded author
-    # The skip link and the footer's feed links are not indexed.
-    for chrome in ("바로가기", "JSON"):
+    # Neither the skip link and the footer's feed links (outside the indexed article) nor,
+    # inside it, the weekly link, the table of contents, the votes and a video's links
+    # (search.NOT_SEARCHED) are indexed; none of these words is in a digest.
+    votes = f"{big_digests[-1].top_papers[0].votes}표"
+    for chrome in ("바로가기", "JSON", "주간호", "호의", votes, "영상"):
         assert not search_in_browser(page, served, chrome), chrome
     page.close()
 

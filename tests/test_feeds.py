@@ -184,6 +184,32 @@ def test_entry_content_is_clean_markup_with_absolute_urls_only(public: Path) -> 
                     assert element.get(name).startswith(("https://", "http://")), element.get(name)
 
 
+@pytest.mark.parametrize("feed", ["feed.xml", "rss.xml"])
+def test_entry_content_comes_in_a_cdata_section_that_readers_read_as_the_escaped_html(
+    public: Path, feed: str
+) -> None:
+    raw = (public / feed).read_bytes()
+    escaped = etree.tostring(etree.fromstring(raw))  # lxml's parser turns CDATA into text
+    assert raw.count(b"<![CDATA[<h2>") == len(parse_feed(public / feed).entries)
+    assert b"<![CDATA[" not in escaped and len(escaped) > len(raw)
+    contents = [entry.content for entry in feedparser.parse(raw).entries]
+    assert contents == [entry.content for entry in feedparser.parse(escaped).entries]
+
+
+def test_content_that_holds_a_cdata_end_stays_escaped_in_atom_and_rss(
+    digests: list[Digest], settings: Settings
+) -> None:
+    # A CDATA section ends at the first "]]>" (XML 1.0 §2.7); a user's template may write one.
+    html = "<p>a ]]> b &amp; c</p>"
+    entry = dataclasses.replace(feeds.issue_entry(digests[0], settings, None), content_html=html)
+    atom = feeds.subscription_atom([entry], None, settings)
+    rss = feeds.rss_feed([entry], settings)
+    assert b"CDATA" not in atom and b"CDATA" not in rss
+    assert entry_content(etree.fromstring(atom).find(f"{ATOM}entry")) == html
+    namespace = "{http://purl.org/rss/1.0/modules/content/}"
+    assert etree.fromstring(rss).findtext(f"channel/item/{namespace}encoded") == html
+
+
 def test_entry_summary_is_plain_text_naming_the_top_papers(public: Path) -> None:
     summary = parse_feed(public / "feed.xml").entries[0].summary
     assert summary == (

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import importlib.util
 import itertools
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,6 +228,29 @@ def test_a_user_template_overrides_the_built_in_one(
     files = site.site_files(digests, own)
     assert files["404.html"] == f"lost: {settings.title}\n".encode()
     assert files["index.html"] == site.site_files(digests, settings)["index.html"]
+
+
+def test_pages_leave_out_the_indentation_of_the_built_in_templates(output: Path) -> None:
+    # Safe only where no white-space is preserved (CSS Text 3 §4.1.1): never in these pages.
+    builtin = REPO / "templates" / "site"
+    for template in sorted(builtin.glob("*.html")):
+        assert not re.search(r"<(pre|textarea)\b", template.read_text()), template.name
+    style = (builtin / "style.css").read_text()
+    assert not re.search(r"white-space:\s*(pre|break-spaces)", style)
+    assert "  <" in (builtin / "issue.html").read_text()  # the templates are indented
+    for path in page_paths(output):
+        assert not re.search(r"^[ \t]", (output / path).read_text(), re.MULTILINE), path
+
+
+def test_a_user_template_keeps_its_indentation(
+    tmp_path: Path, digests: list[Digest], settings: Settings
+) -> None:
+    (tmp_path / "site").mkdir()
+    page = "<pre>\n  lost:\n    {{ settings.title }}\n</pre>\n"
+    (tmp_path / "site" / "404.html").write_text(page, encoding="utf-8")
+    own = dataclasses.replace(settings, templates_dir=str(tmp_path))
+    expected = f"<pre>\n  lost:\n    {settings.title}\n</pre>\n"
+    assert site.site_files(digests, own)["404.html"] == expected.encode()
 
 
 def test_rendering_twice_gives_the_same_bytes(digests: list[Digest], settings: Settings) -> None:
