@@ -253,7 +253,7 @@ def _build(
 def _apply(plans: Sequence[output.Plan], cache: BuildCache) -> None:
     """The one place that changes the output folders, once everything is rendered."""
     for plan in plans:
-        output.apply(plan, cache.read_blob)
+        output.apply(plan, lambda blob: cache.blob_path(blob[0]))
 
 
 def _check_blobs(plans: Sequence[output.Plan], cache: BuildCache) -> None:
