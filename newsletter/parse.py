@@ -59,6 +59,15 @@ _ARXIV = re.compile(r"https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/(?P<id>[0-9]{4}\
 _VIDEO_BLOCK = re.compile(r"\s*<div>\s*<video\b[^>]*>\s*</video>\s*</div>\s*", re.IGNORECASE)
 _VIDEO_SRC = re.compile(r"""<video\b[^>]*\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _VIDEO_FILE = re.compile(r"\.(?:mp4|webm|mov|m4v)(?:[?#].*)?$", re.IGNORECASE)
+# A link destination markdown-it keeps exactly as written (its normalizeLink changes none:
+# no "%", "&", space, bracket or non-ASCII character), and a link text in which CommonMark
+# finds nothing that could reach past the link (brackets, escapes, code spans, autolinks,
+# raw HTML, entities). Such headings and thumbnail lines, nearly all of them, are read with
+# these patterns, at a tenth of markdown-it's cost; tests hold the two readings equal.
+_PLAIN_URL = r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:[/?#][-A-Za-z0-9._~/?#:@!$*+,;=]*)?"
+_PLAIN_TEXT = r"[^\[\]\\`<>&\n]*"
+_PLAIN_LINK = re.compile(rf"\[(?P<text>{_PLAIN_TEXT})\]\((?P<url>{_PLAIN_URL})\)")
+_PLAIN_IMAGE = re.compile(rf"!\[{_PLAIN_TEXT}\]\((?P<url>{_PLAIN_URL})\)")
 _BRACKETED_HEADING = re.compile(r"\[(?P<text>.*)\]\((?P<url>[^\s()<>]+)\)")
 # CommonMark §2.4: a backslash before ASCII punctuation escapes it
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -141,9 +150,10 @@ def parse_text(text: str, path: str) -> Digest:
 
 def _report_unwritable_characters(text: str, problems: _Problems) -> None:
     """One problem for each character no output can carry, at its line and column."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        for index, character in unwritable_characters(line):
-            problems.report(number, f"{character} at column {index + 1}; delete it")
+    for index, character in unwritable_characters(text):
+        line_start = text.rfind("\n", 0, index) + 1
+        message = f"{character} at column {index - line_start + 1}; delete it"
+        problems.report(text.count("\n", 0, index) + 1, message)
 
 
 def _top_level_blocks(tokens: Sequence[Token]) -> Iterator[_Block]:
@@ -354,6 +364,13 @@ def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
 
 def _commonmark_link(source: str) -> tuple[str, str] | None:
     """(url, link text source) when the heading is exactly one CommonMark link."""
+    plain = _PLAIN_LINK.fullmatch(source)
+    if plain:
+        return plain["url"], plain["text"]
+    return _parsed_link(source)
+
+
+def _parsed_link(source: str) -> tuple[str, str] | None:
     state = _inline_state(source)
     tokens = state.tokens
     is_one_link = (
@@ -395,6 +412,13 @@ def _media(source: str) -> tuple[str, str] | None:
     """("thumbnail", src) for `![](src)`, ("video", href) for `[Watch Video](….mp4)`."""
     if not source.startswith(("![", "[")):
         return None
+    plain = _PLAIN_IMAGE.fullmatch(source)
+    if plain:
+        return "thumbnail", plain["url"]
+    return _parsed_media(source)
+
+
+def _parsed_media(source: str) -> tuple[str, str] | None:
     tokens = [t for t in _inline_state(source).tokens if t.type != "text" or t.content.strip()]
     if len(tokens) == 1 and tokens[0].type == "image":
         return "thumbnail", str(tokens[0].attrs.get("src", ""))

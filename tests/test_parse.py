@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter import parse
 from newsletter.config import Settings
 from newsletter.errors import DigestError, Problem
 from newsletter.feeds import feed_files
@@ -251,6 +252,29 @@ def test_a_heading_of_two_links_is_still_not_a_paper_heading() -> None:
     text = digest_text().replace("[A paper]", "[A](https://example.org/a) and [B]")
     with pytest.raises(DigestError, match="a paper heading must be a link"):
         parse_text(text, "x.txt")
+
+
+# Link texts and URLs around the kind the parser reads without markdown-it (parse._PLAIN_*).
+link_texts = st.text(st.sampled_from("ab 가*_~!()\"':#.[]\\`<>&;"), max_size=20) | st.text(
+    max_size=8
+)
+link_urls = st.from_regex(parse._PLAIN_URL, fullmatch=True) | st.builds(
+    "https://a.org/".__add__, st.text(st.sampled_from('aZ/-%&;()<> #?=\\"é'), max_size=12)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(link_texts, link_urls)
+def test_a_heading_link_reads_as_markdown_it_reads_it(text: str, url: str) -> None:
+    source = f"[{text}]({url})"
+    assert parse._commonmark_link(source) == parse._parsed_link(source)
+
+
+@settings(max_examples=500, deadline=None)
+@given(link_texts, link_urls)
+def test_a_thumbnail_line_reads_as_markdown_it_reads_it(text: str, url: str) -> None:
+    source = f"![{text}]({url})"
+    assert parse._media(source) == parse._parsed_media(source)
 
 
 UNWRITABLE_CHARACTERS = [
