@@ -625,6 +625,34 @@ def test_arbitrary_bytes_parse_or_raise_digest_error(data: bytes) -> None:
         assert error.problems
 
 
+# Lines at the edges of what parse._plain_blocks reads itself, and what it leaves alone.
+BLOCK_LINES = [
+    *MARKDOWN_LINES,
+    *(line for text in SEED_TEXTS[:2] for line in text.split("\n")[:12]),
+    *["", " ", "\t", "- a", "- b  c ", "-  x", "- - y", "- 1. z", "- 1.5배", "- #x", "- <b>"],
+    *["1) a", "1.5", "* a", "+ a", "### C#", "### a ###", "##  x \t", "#### h", "# h", "#x"],
+    *["##", "### ", "<div>", "<DIV>", "<div/>", "<p>x</p>", "\u3000x", "\x0c", "a\\", "x  "],
+    *['<div><video controls src="https://a.org/v.mp4"></video></div>', "  - a", "\x00"],
+    *["1.", "2)", "10. x", "<divx>", "<divx", "<div-x y"],
+]
+
+
+@FUZZ
+@given(
+    st.lists(st.sampled_from(BLOCK_LINES) | st.text(MARKDOWN_CHARACTERS, max_size=6), max_size=14)
+)
+def test_a_plainly_written_digest_reads_as_markdown_it_reads_it(lines: list[str]) -> None:
+    text = "\n".join(lines).replace("\r", "\n")  # parse_text's line ends
+    plain = parse._plain_blocks(text)
+    assert plain is None or plain == list(
+        parse._top_level_blocks(parse._block_parser().parse(text))
+    )
+
+
+def test_the_seeds_are_read_without_markdown_it() -> None:
+    assert all(parse._plain_blocks(text) is not None for text in SEED_TEXTS)
+
+
 def test_a_digest_read_back_from_json_is_the_same_digest(digests: list[Digest]) -> None:
     for digest in digests:
         data = json.loads(json.dumps(digest_as_dict(digest)))
