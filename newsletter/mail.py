@@ -299,7 +299,13 @@ def list_id(settings: Settings) -> str:
 def unsubscribe_mailbox(settings: Settings) -> str:
     """Where an unsubscribe mail goes: `unsubscribe_mailto`, else the list's own address
     (`newsletter subscribers sync` acts on it)."""
-    return Address(addr_spec=settings.unsubscribe_mailto or settings.list_mailbox).addr_spec
+    return _addr_spec(settings.unsubscribe_mailto or settings.list_mailbox)
+
+
+@cache
+def _addr_spec(address: str) -> str:
+    """The address as RFC 5322 §3.4.1 writes it (quoted where needed); parsed once."""
+    return Address(addr_spec=address).addr_spec
 
 
 def list_unsubscribe(settings: Settings) -> str:
