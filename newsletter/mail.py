@@ -6,19 +6,21 @@ boundary), so two builds of an issue are byte-identical and a content-keyed cach
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
+from email import quoprimime
 from email.headerregistry import Address
-from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime, parseaddr
 from functools import cache
 from typing import Any, ClassVar
 
 from newsletter.config import Settings
-from newsletter.headers import folded_header
+from newsletter.headers import MAX_LINE, folded_header
 from newsletter.model import Digest, Paper
 from newsletter.plaintext import wrap_text
 from newsletter.templating import author_line, environment, weekday
@@ -71,7 +73,7 @@ def edition_email_files(
     return {
         folder + "email.html": html.encode("utf-8"),
         folder + "email.txt": text.encode("utf-8"),
-        folder + "issue.eml": message.as_bytes(),
+        folder + "issue.eml": message,
     }
 
 
@@ -197,36 +199,85 @@ def thumbnail_height(url: str | None) -> int | None:
     return None
 
 
-def compose_message(envelope: Envelope, settings: Settings, html: str, text: str) -> EmailMessage:
+def compose_message(envelope: Envelope, settings: Settings, html: str, text: str) -> bytes:
     """The edition as one `multipart/alternative` message, plain text first (RFC 2046
-    §5.1.4: the last part is the preferred one)."""
-    message = EmailMessage(policy=default_policy)
-    # Stored as written: the policy's own folding could lose spaces between encoded words.
-    message.set_raw("Subject", folded_header("Subject", envelope.subject))
-    message["From"] = settings.email_from
-    message["To"] = "undisclosed-recipients:;"  # send.py gives each copy its own To
-    message["Date"] = format_datetime(envelope.date)
-    message["Message-ID"] = envelope.message_id
-    message["List-Id"] = list_id(settings)
-    message["List-Archive"] = f"<{settings.url()}>"
-    unsubscribe = list_unsubscribe(settings)
-    if unsubscribe:
-        message["List-Unsubscribe"] = unsubscribe
-    if settings.unsubscribe_url:
-        # RFC 8058 §3.1: one-click only with an HTTPS URI in List-Unsubscribe
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text, charset="utf-8")
-    # base64: smaller than quoted-printable for Korean text, and picking it saves the policy
-    # from encoding the part both ways to compare.
-    message.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
-    for part in message.iter_parts():
-        del part["MIME-Version"]  # add_alternative copies it into the part; it belongs on top
+    §5.1.4: the last part is the preferred one), byte for byte as `EmailMessage` writes it
+    with the default policy made 7-bit (a test holds the two equal). Written out here: the
+    policy's header parsing and generator took 5.6 ms of an issue's 10 ms of email; the
+    headers that depend only on the settings still go through it, once per process."""
     # A fixed boundary from the content instead of a random one: two builds are identical.
     # "=_" occurs in neither base64 nor quoted-printable bodies (RFC 2045 §6.7, §6.8), so
     # the boundary cannot collide with an encoded part (RFC 2046 §5.1.1).
     body_hash = hashlib.sha256((text + "\0" + html).encode("utf-8")).hexdigest()[:32]
-    message.set_boundary(f"=_issue_{body_hash}")
-    return message
+    boundary = f"=_issue_{body_hash}"
+    sender_headers, list_headers = _settings_headers(settings)
+    # The Subject as folded_header wrote it: the policy's own folding could lose spaces
+    # between encoded words.
+    subject_lines = folded_header("Subject", envelope.subject).split("\r\n")
+    head = [
+        "Subject: " + "\n".join(subject_lines) + "\n",
+        sender_headers,
+        f"Date: {format_datetime(envelope.date)}\n",  # RFC 5322 §3.3
+        f"Message-ID: {envelope.message_id}\n",
+        list_headers,
+        "MIME-Version: 1.0\n",
+        f'Content-Type: multipart/alternative;\n boundary="{boundary}"\n\n',
+    ]
+    # base64 for the HTML: smaller than quoted-printable for Korean text.
+    parts = [_text_part("plain", text), _text_part("html", html, "base64")]
+    body = "\n".join(f"--{boundary}\n{part}" for part in parts)
+    return ("".join(head) + body + f"\n--{boundary}--\n").encode("ascii")
+
+
+@cache
+def _settings_headers(settings: Settings) -> tuple[str, str]:
+    """From and To, and the List-* headers (RFC 2369, RFC 2919, RFC 8058), each encoded
+    (RFC 2047: a non-ASCII display name) and folded by the policy."""
+    sender = {"From": settings.email_from, "To": "undisclosed-recipients:;"}
+    lists = {"List-Id": list_id(settings), "List-Archive": f"<{settings.url()}>"}
+    unsubscribe = list_unsubscribe(settings)
+    if unsubscribe:
+        lists["List-Unsubscribe"] = unsubscribe
+    if settings.unsubscribe_url:
+        # RFC 8058 §3.1: one-click only with an HTTPS URI in List-Unsubscribe
+        lists["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return _folded(sender), _folded(lists)
+
+
+def _folded(headers: dict[str, str]) -> str:
+    return "".join(
+        default_policy.fold(*default_policy.header_store_parse(name, value))
+        for name, value in headers.items()
+    )
+
+
+def _text_part(subtype: str, content: str, encoding: str | None = None) -> str:
+    """One UTF-8 text part: its headers, a blank line and the encoded body, lines ending in
+    LF; without `encoding`, the transfer encoding `EmailMessage.set_content` would pick for
+    a 7-bit message (RFC 5322 §2.1: no transport has to support 8BITMIME)."""
+    lines = content.encode("utf-8").splitlines()
+    body = b"\n".join(lines) + b"\n"
+    encoding = encoding or _transfer_encoding(lines)
+    if encoding == "7bit":
+        encoded = body.decode("ascii")
+    elif encoding == "quoted-printable":
+        encoded = quoprimime.body_encode(body.decode("latin-1"), MAX_LINE)
+    else:
+        encoded = base64.encodebytes(body).decode("ascii")  # RFC 2045 §6.8: 76-column lines
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\n'
+        f"Content-Transfer-Encoding: {encoding}\n\n{encoded}"
+    )
+
+
+def _transfer_encoding(lines: list[bytes]) -> str:
+    """7bit for short ASCII lines (RFC 2045 §2.7), else whichever of quoted-printable and
+    base64 is shorter over the first ten lines (the standard library's rule)."""
+    if max(map(len, lines), default=0) <= MAX_LINE and all(line.isascii() for line in lines):
+        return "7bit"
+    sniff = b"\n".join(lines[:10]) + b"\n"
+    quoted = quoprimime.body_encode(sniff.decode("latin-1"), MAX_LINE)
+    return "base64" if len(quoted) > len(binascii.b2a_base64(sniff)) else "quoted-printable"
 
 
 def sender_domain(settings: Settings) -> str:
@@ -248,7 +299,13 @@ def list_id(settings: Settings) -> str:
 def unsubscribe_mailbox(settings: Settings) -> str:
     """Where an unsubscribe mail goes: `unsubscribe_mailto`, else the list's own address
     (`newsletter subscribers sync` acts on it)."""
-    return Address(addr_spec=settings.unsubscribe_mailto or settings.list_mailbox).addr_spec
+    return _addr_spec(settings.unsubscribe_mailto or settings.list_mailbox)
+
+
+@cache
+def _addr_spec(address: str) -> str:
+    """The address as RFC 5322 §3.4.1 writes it (quoted where needed); parsed once."""
+    return Address(addr_spec=address).addr_spec
 
 
 def list_unsubscribe(settings: Settings) -> str:

@@ -60,6 +60,20 @@ _ARXIV = re.compile(r"https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/(?P<id>[0-9]{4}\
 _VIDEO_BLOCK = re.compile(r"\s*<div>\s*<video\b[^>]*>\s*</video>\s*</div>\s*", re.IGNORECASE)
 _VIDEO_SRC = re.compile(r"""<video\b[^>]*\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _VIDEO_FILE = re.compile(r"\.(?:mp4|webm|mov|m4v)(?:[?#].*)?$", re.IGNORECASE)
+# A link destination markdown-it keeps exactly as written (its normalizeLink changes none:
+# no "%", "&", space, bracket or non-ASCII character), and a link text in which CommonMark
+# finds nothing that could reach past the link (brackets, escapes, code spans, autolinks,
+# raw HTML, entities). Such headings and thumbnail lines, nearly all of them, are read with
+# these patterns, at a tenth of markdown-it's cost; tests hold the two readings equal.
+_PLAIN_URL = r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:[/?#][-A-Za-z0-9._~/?#:@!$*+,;=]*)?"
+_PLAIN_TEXT = r"[^\[\]\\`<>&\n]*"
+_PLAIN_LINK = re.compile(rf"\[(?P<text>{_PLAIN_TEXT})\]\((?P<url>{_PLAIN_URL})\)")
+_PLAIN_IMAGE = re.compile(rf"!\[{_PLAIN_TEXT}\]\((?P<url>{_PLAIN_URL})\)")
+# A heading without a closing "#" sequence (CommonMark §4.2), and how a line or a bullet's
+# text begins when it might open a block other than a paragraph.
+_PLAIN_HEADING = re.compile(r"(?P<level>#{2,3})[ \t](?P<text>.*[^# \t])[ \t]*")
+_DIV_LINE = re.compile(r"<div(?:[ \t>]|$)")
+_MAY_OPEN_BLOCK = re.compile(r"[ \t#*+\-<>`~=_]|[0-9]+[.)](?:[ \t]|$)")
 _BRACKETED_HEADING = re.compile(r"\[(?P<text>.*)\]\((?P<url>[^\s()<>]+)\)")
 # CommonMark §2.4: a backslash before ASCII punctuation escapes it
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -123,7 +137,9 @@ def parse_bytes(data: bytes, path: str) -> Digest:
 def parse_text(text: str, path: str) -> Digest:
     """Parse digest source; raises DigestError with all problems found, in line order."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    blocks = list(_top_level_blocks(_block_parser().parse(text)))
+    blocks = _plain_blocks(text)
+    if blocks is None:
+        blocks = list(_top_level_blocks(_block_parser().parse(text)))
     if not blocks:
         raise DigestError([Problem(path, 1, "the file is empty; expected a digest")])
     problems = _Problems(path)
@@ -142,9 +158,92 @@ def parse_text(text: str, path: str) -> Digest:
 
 def _report_unwritable_characters(text: str, problems: _Problems) -> None:
     """One problem for each character no output can carry, at its line and column."""
+    for index, character in unwritable_characters(text):
+        line_start = text.rfind("\n", 0, index) + 1
+        message = f"{character} at column {index - line_start + 1}; delete it"
+        problems.report(text.count("\n", 0, index) + 1, message)
+
+
+def _plain_blocks(text: str) -> list[_Block] | None:
+    """The blocks markdown-it finds in a digest written the plain way, read line by line at
+    a fraction of its cost: "##"/"###" headings, "- " bullets, paragraphs, blank lines and
+    `<div>` HTML blocks. None when a line could be anything else (indented, another list
+    marker or HTML, a NUL markdown-it would replace): markdown-it reads that digest. A test
+    holds the two readings equal."""
+    if "\0" in text:
+        return None
+    blocks: list[_Block] = []
+    paragraph: list[tuple[int, str]] = []  # the open paragraph: (line, text) of each line
+    items: list[tuple[int, list[str]]] = []  # the open list: each item's line and lines
+    html: list[tuple[int, str]] = []  # the open HTML block's lines
+    after_blank = False  # since the list's last item
     for number, line in enumerate(text.split("\n"), start=1):
-        for index, character in unwritable_characters(line):
-            problems.report(number, f"{character} at column {index + 1}; delete it")
+        if html and line.strip(" \t"):
+            html.append((number, line))  # CommonMark §4.6: a <div> block ends at a blank line
+            continue
+        _end_html(html, blocks, "\n")
+        kind, content = _plain_line(line)
+        if kind is None:
+            return None
+        if kind == "text" and items and not after_blank:
+            items[-1][1].append(content)  # CommonMark §5.2: a lazy continuation line
+            continue
+        if kind != "text":
+            _end_paragraph(paragraph, blocks)
+        if kind not in ("blank", "bullet"):
+            _end_list(items, blocks)  # a blank line or the next bullet keeps the list open
+        if kind == "blank":
+            after_blank = True
+        elif kind == "bullet":
+            items.append((number, [content]))
+            after_blank = False
+        elif kind == "text":
+            paragraph.append((number, content))
+        elif kind == "html":
+            html.append((number, content))
+        else:
+            blocks.append(_Block(kind, number, content.strip()))
+    _end_html(html, blocks, "")
+    _end_paragraph(paragraph, blocks)
+    _end_list(items, blocks)
+    return blocks
+
+
+def _plain_line(line: str) -> tuple[str | None, str]:
+    """("blank" | "h2" | "h3" | "bullet" | "text" | "html", its text), or (None, "") for a
+    line the plain reading leaves to markdown-it."""
+    if not line.strip(" \t"):
+        return "blank", ""
+    if line.startswith("#"):
+        heading = _PLAIN_HEADING.fullmatch(line)
+        return (f"h{len(heading['level'])}", heading["text"]) if heading else (None, "")
+    if _DIV_LINE.match(line):
+        return "html", line
+    kind, content = ("bullet", line[2:]) if line.startswith("- ") else ("text", line)
+    if not content or _MAY_OPEN_BLOCK.match(content):
+        return None, ""
+    return kind, content
+
+
+def _end_html(html: list[tuple[int, str]], blocks: list[_Block], line_end: str) -> None:
+    if html:
+        source = "\n".join(line for _, line in html) + line_end
+        blocks.append(_Block("html_block", html[0][0], source))
+        html.clear()
+
+
+def _end_paragraph(paragraph: list[tuple[int, str]], blocks: list[_Block]) -> None:
+    if paragraph:
+        source = "\n".join(text for _, text in paragraph).strip()
+        blocks.append(_Block("paragraph", paragraph[0][0], source))
+        paragraph.clear()
+
+
+def _end_list(items: list[tuple[int, list[str]]], blocks: list[_Block]) -> None:
+    if items:
+        texts = tuple((line, "\n".join(lines).strip()) for line, lines in items)
+        blocks.append(_Block("bullet_list", items[0][0], items=texts))
+        items.clear()
 
 
 def _top_level_blocks(tokens: Sequence[Token]) -> Iterator[_Block]:
@@ -355,6 +454,13 @@ def _paper_link(heading: _Block, problems: _Problems) -> tuple[str, str] | None:
 
 def _commonmark_link(source: str) -> tuple[str, str] | None:
     """(url, link text source) when the heading is exactly one CommonMark link."""
+    plain = _PLAIN_LINK.fullmatch(source)
+    if plain:
+        return plain["url"], plain["text"]
+    return _parsed_link(source)
+
+
+def _parsed_link(source: str) -> tuple[str, str] | None:
     state = _inline_state(source)
     tokens = state.tokens
     is_one_link = (
@@ -396,6 +502,13 @@ def _media(source: str) -> tuple[str, str] | None:
     """("thumbnail", src) for `![](src)`, ("video", href) for `[Watch Video](….mp4)`."""
     if not source.startswith(("![", "[")):
         return None
+    plain = _PLAIN_IMAGE.fullmatch(source)
+    if plain:
+        return "thumbnail", plain["url"]
+    return _parsed_media(source)
+
+
+def _parsed_media(source: str) -> tuple[str, str] | None:
     tokens = [t for t in _inline_state(source).tokens if t.type != "text" or t.content.strip()]
     if len(tokens) == 1 and tokens[0].type == "image":
         return "thumbnail", str(tokens[0].attrs.get("src", ""))

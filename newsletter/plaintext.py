@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
 
 WIDTH = 78  # RFC 5322 §2.1.1
 # Leading spaces and a list marker ("- ", "1. "): continuation lines are indented past it.
@@ -24,32 +23,57 @@ def wrap_text(text: str, width: int = WIDTH) -> str:
 
 
 def _wrap_line(line: str, width: int) -> list[str]:
-    if columns(line) <= width:
+    # The line as wide as it is long: columns are positions in `spread`.
+    spread = _spread(line)
+    if len(spread) <= width:
         return [line]
     prefix = _HANGING.match(line)
-    head = prefix[0] if prefix else ""
-    indent = " " * columns(head)
-    first, *words = line[len(head) :].split(" ")
-    lines = [head + first]
-    used = columns(lines[-1])  # the last line's width, kept as it grows (not re-measured)
-    for word in words:
-        word_columns = columns(word)
-        if used + 1 + word_columns <= width:
-            lines[-1] += " " + word
-            used += 1 + word_columns
-        else:
-            lines.append(indent + word)
-            used = len(indent) + word_columns
-    return lines
+    head = prefix[0] if prefix else ""  # ASCII: as wide as it is long
+    words = line[len(head) :].split(" ")
+    spread = spread[len(head) :]
+    room = max(0, width - len(head))  # for each line's words, after the head or indent
+    lines: list[str] = []
+    start = first_word = 0  # where the next line starts, in `spread` and in `words`
+    while start <= len(spread):
+        end = _line_end(spread, start, room)
+        count = spread.count(" ", start, end) + 1
+        lines.append(" ".join(words[first_word : first_word + count]))
+        start, first_word = end + 1, first_word + count
+    indent = " " * len(head)
+    return [head + lines[0], *(indent + rest for rest in lines[1:])]
+
+
+def _line_end(spread: str, start: int, room: int) -> int:
+    """Where the line from `start` ends: after as many words as fit in `room` columns (at
+    the last space that fits), or after its first word when even that one does not fit."""
+    if len(spread) - start <= room:
+        return len(spread)
+    end = spread.rfind(" ", start, start + room + 1)
+    if end < 0:
+        end = spread.find(" ", start)
+    return len(spread) if end < 0 else end
 
 
 def columns(text: str) -> int:
     """How many terminal columns `text` takes: East Asian wide and fullwidth characters two."""
-    if text.isascii():
-        return len(text)
-    return len(text) + sum(map(_is_wide, text))
+    return len(_spread(text))
 
 
-@cache
-def _is_wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in "WF"
+def _spread(text: str) -> str:
+    """`text` with each wide character written twice: as long as `text` is wide."""
+    return text if text.isascii() else text.translate(_WIDE_TWICE)
+
+
+class _WideTwice(dict[int, str]):
+    """A `str.translate` table, filled as characters are met (a C-speed dictionary lookup
+    once a character is known): East Asian wide and fullwidth (UAX #11: "W", "F") to the
+    character twice, any other character to itself."""
+
+    def __missing__(self, code: int) -> str:
+        character = chr(code)
+        wide = unicodedata.east_asian_width(character) in "WF"
+        self[code] = character * 2 if wide else character
+        return self[code]
+
+
+_WIDE_TWICE = _WideTwice()

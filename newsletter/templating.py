@@ -46,6 +46,12 @@ def environment(settings: Settings) -> jinja2.Environment:
     return _environment(settings.templates_dir)
 
 
+def reload_templates() -> None:
+    """Read the templates afresh from here on: each build starts with this, so a template
+    edited between two builds in one process is seen by the second."""
+    _environment.cache_clear()
+
+
 @lru_cache(maxsize=8)
 def _environment(user_dir: str) -> jinja2.Environment:
     import jinja2
@@ -62,6 +68,9 @@ def _environment(user_dir: str) -> jinja2.Environment:
         keep_trailing_newline=True,
         extensions=[_unindented_site_pages()],
         bytecode_cache=_bytecode_cache(),
+        # A template is read once until reload_templates(): checking its mtime on every
+        # render was 20 stat calls an issue.
+        auto_reload=False,
     )
     env.filters["inline_html"] = lambda source: Markup(inline_html(source))
     env.filters["inline_text"] = inline_text

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import hashlib
 import re
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from email.utils import format_datetime
 from pathlib import Path
 
 import lxml.html
@@ -17,6 +20,7 @@ from golden import assert_matches_golden
 from newsletter import mail
 from newsletter.build import build
 from newsletter.config import Settings
+from newsletter.headers import folded_header
 from newsletter.model import Digest
 from newsletter.plaintext import columns
 from newsletter.send import built_issue_path
@@ -138,6 +142,65 @@ def test_two_builds_in_different_folders_are_byte_identical(
     )
     for path in sorted(built.glob("*/*")):
         assert (again / path.relative_to(built)).read_bytes() == path.read_bytes(), path
+
+
+def email_message(envelope: mail.Envelope, settings: Settings, html: str, text: str) -> bytes:
+    """The issue as `EmailMessage` composes it: what `mail.compose_message` writes by hand.
+    7-bit clean: a short-lined non-ASCII text part is encoded, never sent as 8bit."""
+    message = EmailMessage(policy=default_policy.clone(cte_type="7bit"))
+    message.set_raw("Subject", folded_header("Subject", envelope.subject))
+    message["From"] = settings.email_from
+    message["To"] = "undisclosed-recipients:;"
+    message["Date"] = format_datetime(envelope.date)
+    message["Message-ID"] = envelope.message_id
+    message["List-Id"] = mail.list_id(settings)
+    message["List-Archive"] = f"<{settings.url()}>"
+    message["List-Unsubscribe"] = mail.list_unsubscribe(settings)
+    if settings.unsubscribe_url:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text, charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
+    for part in message.iter_parts():
+        del part["MIME-Version"]
+    body_hash = hashlib.sha256((text + "\0" + html).encode("utf-8")).hexdigest()[:32]
+    message.set_boundary(f"=_issue_{body_hash}")
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "오늘의 논문 6편\n" * 40,  # base64
+        "Today's papers\n" * 40,  # 7bit
+        "Today’s papers · 6\n" * 40,  # quoted-printable: a few non-ASCII characters
+        "Today’s papers\n" * 5,  # quoted-printable, ten lines or fewer
+        "short lines\n" + "x" * 79 + "\n",  # ASCII, but too long for 7bit
+        "line ends\r\nof every kind\rand none at the end",
+        "",
+    ],
+)
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"unsubscribe_url": "", "unsubscribe_mailto": ""},
+        {"email_from": "김철수 뉴스레터 <news@example.org>", "title": '뉴스 "인용", 쉼표'},
+        {"email_from": '"Daily Papers Digest of A Long Name, Inc." <x@research.example.org>'},
+    ],
+)
+def test_message_is_byte_for_byte_what_email_message_composes(
+    settings: Settings, text: str, changes: dict[str, str]
+) -> None:
+    settings = dataclasses.replace(settings, **changes)
+    envelope = mail.Envelope(
+        "[Daily Papers] 2024-05-22 · Your Transformer is Secretly Linear 외 5편",
+        settings.published_time(dt.date(2024, 5, 22)),
+        "<issue-2024-05-22@example.org>",
+    )
+    html = "<!DOCTYPE html>\n<p>오늘의 논문</p>\n" * 30
+    expected = email_message(envelope, settings, html, text)
+    assert mail.compose_message(envelope, settings, html, text) == expected
+    assert not message_from_bytes(expected, policy=default_policy).defects
 
 
 def test_no_line_in_any_message_exceeds_998_characters(built: Path) -> None:

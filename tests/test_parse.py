@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter import parse
 from newsletter.config import Settings
 from newsletter.errors import DigestError, Problem
 from newsletter.feeds import feed_files
@@ -251,6 +252,29 @@ def test_a_heading_of_two_links_is_still_not_a_paper_heading() -> None:
     text = digest_text().replace("[A paper]", "[A](https://example.org/a) and [B]")
     with pytest.raises(DigestError, match="a paper heading must be a link"):
         parse_text(text, "x.txt")
+
+
+# Link texts and URLs around the kind the parser reads without markdown-it (parse._PLAIN_*).
+link_texts = st.text(st.sampled_from("ab 가*_~!()\"':#.[]\\`<>&;"), max_size=20) | st.text(
+    max_size=8
+)
+link_urls = st.from_regex(parse._PLAIN_URL, fullmatch=True) | st.builds(
+    "https://a.org/".__add__, st.text(st.sampled_from('aZ/-%&;()<> #?=\\"é'), max_size=12)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(link_texts, link_urls)
+def test_a_heading_link_reads_as_markdown_it_reads_it(text: str, url: str) -> None:
+    source = f"[{text}]({url})"
+    assert parse._commonmark_link(source) == parse._parsed_link(source)
+
+
+@settings(max_examples=500, deadline=None)
+@given(link_texts, link_urls)
+def test_a_thumbnail_line_reads_as_markdown_it_reads_it(text: str, url: str) -> None:
+    source = f"![{text}]({url})"
+    assert parse._media(source) == parse._parsed_media(source)
 
 
 UNWRITABLE_CHARACTERS = [
@@ -599,6 +623,34 @@ def test_arbitrary_bytes_parse_or_raise_digest_error(data: bytes) -> None:
         parse_bytes(data, "fuzz.txt")
     except DigestError as error:
         assert error.problems
+
+
+# Lines at the edges of what parse._plain_blocks reads itself, and what it leaves alone.
+BLOCK_LINES = [
+    *MARKDOWN_LINES,
+    *(line for text in SEED_TEXTS[:2] for line in text.split("\n")[:12]),
+    *["", " ", "\t", "- a", "- b  c ", "-  x", "- - y", "- 1. z", "- 1.5배", "- #x", "- <b>"],
+    *["1) a", "1.5", "* a", "+ a", "### C#", "### a ###", "##  x \t", "#### h", "# h", "#x"],
+    *["##", "### ", "<div>", "<DIV>", "<div/>", "<p>x</p>", "\u3000x", "\x0c", "a\\", "x  "],
+    *['<div><video controls src="https://a.org/v.mp4"></video></div>', "  - a", "\x00"],
+    *["1.", "2)", "10. x", "<divx>", "<divx", "<div-x y"],
+]
+
+
+@FUZZ
+@given(
+    st.lists(st.sampled_from(BLOCK_LINES) | st.text(MARKDOWN_CHARACTERS, max_size=6), max_size=14)
+)
+def test_a_plainly_written_digest_reads_as_markdown_it_reads_it(lines: list[str]) -> None:
+    text = "\n".join(lines).replace("\r", "\n")  # parse_text's line ends
+    plain = parse._plain_blocks(text)
+    assert plain is None or plain == list(
+        parse._top_level_blocks(parse._block_parser().parse(text))
+    )
+
+
+def test_the_seeds_are_read_without_markdown_it() -> None:
+    assert all(parse._plain_blocks(text) is not None for text in SEED_TEXTS)
 
 
 def test_a_digest_read_back_from_json_is_the_same_digest(digests: list[Digest]) -> None:
