@@ -11,14 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from newsletter.config import Settings
 from newsletter.mail import SUBJECT_PREFIX
-from newsletter.mailing.commands import Cadence
-from newsletter.mailing.records import MailKind
 from newsletter.templating import environment
+
+if TYPE_CHECKING:  # annotations only: every site page imports this module for its mailto
+    from newsletter.mailing.commands import Cadence
+    from newsletter.mailing.records import MailKind
 
 
 def mailto(list_address: str, subject: str) -> str:
