@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -238,7 +239,7 @@ def _build(
     render.weekly_editions(weeks, workers)
     render.feeds(digests, updated, weeks)
     if with_search:
-        render.search_indexes(digests, cache_root / "search")
+        render.search_indexes(digests)
     plans = [
         output.plan(folder, wanted, _manifest_path(cache_root, folder))
         for folder, wanted in zip(
@@ -471,8 +472,9 @@ class _Render:
 
         return self.cached_files(key, render)
 
-    def search_indexes(self, digests: Sequence[Digest], search_cache: Path) -> None:
-        """The Pagefind indexes of the issue pages, added to the site's files (search.py)."""
+    def search_indexes(self, digests: Sequence[Digest]) -> None:
+        """The Pagefind index of each group of issue pages (search.py), cached like any
+        rendered files: a group whose pages did not change is not indexed, nor read, again."""
         from newsletter import search, site
 
         pages = self.outputs.site
@@ -490,19 +492,22 @@ class _Render:
                 raise _DamagedCache({content[0]})
             return found
 
-        groups = site.search_groups(digests)
+        groups = [(g, search.group_key(g, page_sha)) for g in site.search_groups(digests)]
         # The pages Pagefind will read must be intact: find every damaged one at once.
-        needed = [p for g in search.stale_groups(groups, page_sha, search_cache) for p in g.pages]
+        cached = {key: file_list((self.cache.get(key) or {}).get("files")) for _, key in groups}
+        stale = [group for group, key in groups if cached[key] is None]
         damaged = {
             content[0]
-            for content in (pages[path] for path in needed)
+            for content in (pages[path] for group in stale for path in group.pages)
             if not isinstance(content, bytes) and self.cache.read_blob(content) is None
         }
         if damaged:
             for sha in damaged:
                 Path(self.cache.blob_path(sha)).unlink(missing_ok=True)
             raise _DamagedCache(damaged)
-        pages.update(search.index_files(groups, page_sha, page_bytes, search_cache))
+        for group, key in groups:
+            render = partial(search.group_index, group, page_bytes)
+            pages.update(self.cached_files(key, render))
 
     def cached_files(
         self, key: str, render: Callable[[], Mapping[str, output.Content]]

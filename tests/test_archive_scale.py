@@ -3,8 +3,7 @@ search, served by `newsletter serve`'s server under the Pages base path, read in
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -176,37 +175,33 @@ def test_search_index_holds_paper_text_not_page_chrome(
 
 
 def test_search_indexes_are_rebuilt_only_when_their_pages_change(
-    seeds_copy: Path, settings: Settings, tmp_path: Path, digests: list[Digest]
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    output, cache = tmp_path / "public", tmp_path / "search-cache"
-    build(seeds_copy, output, settings, with_search=False)
-    assert not (output / "pagefind").exists()
-    groups = site.search_groups(digests)
-    assert [g.name for g in groups] == ["2024-05", "2024-04", "2024-02"]
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    indexed: list[str] = []
+    index_group = search.group_index
 
-    built: list[str] = []
+    def recorded(group: site.SearchGroup, page_bytes: Callable[[str], bytes]) -> dict[str, bytes]:
+        indexed.append(group.name)
+        return index_group(group, page_bytes)
 
-    def page_sha(path: str) -> str:
-        return hashlib.sha256((output / path).read_bytes()).hexdigest()
-
-    def page_bytes(path: str) -> bytes:
-        built.append(path)
-        return (output / path).read_bytes()
-
-    def indexes() -> tuple[int, dict[str, bytes]]:
-        before = len(built)
-        files = search.index_files(groups, page_sha, page_bytes, cache)
-        return len({path for path in built[before:]}), files
-
-    indexed, first = indexes()
-    assert indexed == sum(len(group.pages) for group in groups)
-    assert indexes() == (0, first)
-    page = output / groups[1].pages[0]
-    page.write_bytes(page.read_bytes().replace(b"</main>", b"<p>edited</p></main>"))
-    indexed, again = indexes()
-    assert indexed == len(groups[1].pages)  # only the edited page's group is indexed again
-    assert len(list(cache.iterdir())) == 3  # the replaced index left the cache
-    assert again.keys() >= {k for k in first if not k.startswith("pagefind/2024-04/")}
+    monkeypatch.setattr(search, "group_index", recorded)
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert indexed == ["2024-05", "2024-04", "2024-02"]
+    first = snapshot(output / "pagefind")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert indexed[3:] == []
+    assert snapshot(output / "pagefind") == first
+    # One bullet of 2024-04-11 (mid-April): its page and its neighbours' change, all in April.
+    digest = next(p for p in seeds_copy.iterdir() if "(2024-04-11)" in p.read_text())
+    digest.write_text(digest.read_text().replace("\n- ", "\n- (edited) ", 1))
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert indexed[3:] == ["2024-04"]
+    again = snapshot(output / "pagefind")
+    assert {k: v for k, v in again.items() if not k.startswith("2024-04/")} == {
+        k: v for k, v in first.items() if not k.startswith("2024-04/")
+    }
+    assert again != first
 
 
 def test_build_indexes_by_default_and_no_search_skips_it(seeds_copy: Path) -> None:
