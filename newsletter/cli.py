@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import gc
 import json
 import os
 import sys
@@ -300,6 +301,9 @@ def build(
         f"{report.rendered} rendered, "
         f"{report.reused} reused, {report.seconds:.2f} s"
     )
+    # The command ends the process: what the build left is moved out of the garbage
+    # collector's sight, so the collections on the way out do not walk it (0.1 s a build).
+    gc.freeze()
 
 
 @contextmanager
