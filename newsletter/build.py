@@ -54,7 +54,7 @@ from newsletter.cache import (
     is_blob,
 )
 from newsletter.config import Settings
-from newsletter.errors import ConfigError, DigestError, Problem
+from newsletter.errors import ConfigError, DigestError, NewsletterError, Problem
 from newsletter.model import (
     Digest,
     digest_as_dict,
@@ -240,6 +240,8 @@ def _build(
     render.feeds(digests, updated, weeks)
     if with_search:
         render.search_indexes(digests)
+    else:
+        render.keep_search_indexes(digests)
     plans = [
         output.plan(folder, wanted, _manifest_path(cache_root, folder))
         for folder, wanted in zip(
@@ -479,9 +481,6 @@ class _Render:
 
         pages = self.outputs.site
 
-        def page_sha(path: str) -> str:
-            return output.blob_of(pages[path])[0]
-
         def page_bytes(path: str) -> bytes:
             content = pages[path]
             if isinstance(content, bytes):
@@ -492,7 +491,7 @@ class _Render:
                 raise _DamagedCache({content[0]})
             return found
 
-        groups = [(g, search.group_key(g, page_sha)) for g in site.search_groups(digests)]
+        groups = [(g, search.group_key(g, self._page_sha)) for g in site.search_groups(digests)]
         # The pages Pagefind will read must be intact: find every damaged one at once.
         cached = {key: file_list((self.cache.get(key) or {}).get("files")) for _, key in groups}
         stale = [group for group, key in groups if cached[key] is None]
@@ -508,6 +507,22 @@ class _Render:
         for group, key in groups:
             render = partial(search.group_index, group, page_bytes)
             pages.update(self.cached_files(key, render))
+
+    def keep_search_indexes(self, digests: Sequence[Digest]) -> None:
+        """A build without search keeps the indexes a build with search left in the cache,
+        while their pages are unchanged: the next build with search does not index the
+        whole archive again."""
+        from newsletter import search, site
+
+        try:
+            keys = [search.group_key(g, self._page_sha) for g in site.search_groups(digests)]
+        except NewsletterError:  # Pagefind is not installed: nothing was ever indexed
+            return
+        self.cache.keep(keys)
+
+    def _page_sha(self, path: str) -> str:
+        """A site page's sha256, by its path in the site."""
+        return output.blob_of(self.outputs.site[path])[0]
 
     def cached_files(
         self, key: str, render: Callable[[], Mapping[str, output.Content]]

@@ -192,6 +192,12 @@ def test_search_indexes_are_rebuilt_only_when_their_pages_change(
     build(seeds_copy, output, settings, cache_dir=cache)
     assert indexed[3:] == []
     assert snapshot(output / "pagefind") == first
+    # A build without search in between keeps the indexes for the next build with search.
+    build(seeds_copy, output, settings, cache_dir=cache, with_search=False)
+    assert not (output / "pagefind").exists()
+    build(seeds_copy, output, settings, cache_dir=cache)
+    assert indexed[3:] == []
+    assert snapshot(output / "pagefind") == first
     # One bullet of 2024-04-11 (mid-April): its page and its neighbours' change, all in April.
     digest = next(p for p in seeds_copy.iterdir() if "(2024-04-11)" in p.read_text())
     digest.write_text(digest.read_text().replace("\n- ", "\n- (edited) ", 1))
