@@ -54,7 +54,7 @@ from newsletter.cache import (
     is_blob,
 )
 from newsletter.config import Settings
-from newsletter.errors import ConfigError, DigestError, NewsletterError, Problem
+from newsletter.errors import ConfigError, DigestError, Problem
 from newsletter.model import (
     Digest,
     digest_as_dict,
@@ -75,6 +75,7 @@ _Result = TypeVar("_Result")
 
 # Below this many tasks a process pool costs more than it saves.
 _POOL_THRESHOLD = 24
+_SEARCH_INDEX = "search_index"  # the tag of a search index's cache entries
 DEFAULT_OUTBOX = Path("outbox")
 
 
@@ -241,7 +242,7 @@ def _build(
     if with_search:
         render.search_indexes(digests)
     else:
-        render.keep_search_indexes(digests)
+        render.keep_search_indexes()
     plans = [
         output.plan(folder, wanted, _manifest_path(cache_root, folder))
         for folder, wanted in zip(
@@ -506,26 +507,20 @@ class _Render:
             raise _DamagedCache(damaged)
         for group, key in groups:
             render = partial(search.group_index, group, page_bytes)
-            pages.update(self.cached_files(key, render))
+            pages.update(self.cached_files(key, render, tag=_SEARCH_INDEX))
 
-    def keep_search_indexes(self, digests: Sequence[Digest]) -> None:
-        """A build without search keeps the indexes a build with search left in the cache,
-        while their pages are unchanged: the next build with search does not index the
-        whole archive again."""
-        from newsletter import search, site
-
-        try:
-            keys = [search.group_key(g, self._page_sha) for g in site.search_groups(digests)]
-        except NewsletterError:  # Pagefind is not installed: nothing was ever indexed
-            return
-        self.cache.keep(keys)
+    def keep_search_indexes(self) -> None:
+        """A build without search keeps the indexes a build with search left in the cache:
+        the next build with search does not index the whole archive again. (That build
+        drops those whose pages changed since.)"""
+        self.cache.keep_tagged(_SEARCH_INDEX)
 
     def _page_sha(self, path: str) -> str:
         """A site page's sha256, by its path in the site."""
         return output.blob_of(self.outputs.site[path])[0]
 
     def cached_files(
-        self, key: str, render: Callable[[], Mapping[str, output.Content]]
+        self, key: str, render: Callable[[], Mapping[str, output.Content]], tag: str = ""
     ) -> Mapping[str, output.Content]:
         """The files `render` returns, from the cache when they are there under `key`.
 
@@ -549,7 +544,10 @@ class _Render:
             path: content if not isinstance(content, bytes) else self.cache.put_blob(content)
             for path, content in rendered.items()
         }
-        self.cache.put(key, {"files": listing, "inner": inner})
+        stored: Record = {"files": listing, "inner": inner}
+        if tag:
+            stored[tag] = True  # BuildCache.keep_tagged finds it
+        self.cache.put(key, stored)
         return rendered
 
     def _issue_key(

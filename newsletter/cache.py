@@ -176,6 +176,10 @@ class BuildCache:
                 inner = record.get("inner")
                 pending.extend(inner if isinstance(inner, list) else [])
 
+    def keep_tagged(self, tag: str) -> None:
+        """Keep every entry stored with `tag` set to true, as if this build had used it."""
+        self.keep([key for key, record in self._entries.items() if record.get(tag) is True])
+
     def put(self, key: str, record: Record) -> None:
         self._entries[key] = self._used[key] = record
         self._changed = True
