@@ -270,6 +270,12 @@ def _check_blobs(plans: Sequence[output.Plan], cache: BuildCache) -> None:
         for blob in plan.writes_from_cache().values():
             if blob[0] not in cache.fresh and cache.read_blob(blob) is None:
                 damaged.add(blob[0])
+    _build_again_without(damaged, cache)
+
+
+def _build_again_without(damaged: set[str], cache: BuildCache) -> None:
+    """Delete the damaged blobs and start the build again (build() retries), so the files
+    they held are rendered anew; nothing when none is damaged."""
     if damaged:
         for sha in damaged:
             Path(cache.blob_path(sha)).unlink(missing_ok=True)
@@ -480,34 +486,26 @@ class _Render:
         rendered files: a group whose pages did not change is not indexed, nor read, again."""
         from newsletter import search, site
 
-        pages = self.outputs.site
-
-        def page_bytes(path: str) -> bytes:
-            content = pages[path]
-            if isinstance(content, bytes):
-                return content
-            found = self.cache.read_blob(content)
-            if found is None:  # a miss after all: build again rendering this page
-                Path(self.cache.blob_path(content[0])).unlink(missing_ok=True)
-                raise _DamagedCache({content[0]})
-            return found
-
         groups = [(g, search.group_key(g, self._page_sha)) for g in site.search_groups(digests)]
-        # The pages Pagefind will read must be intact: find every damaged one at once.
-        cached = {key: file_list((self.cache.get(key) or {}).get("files")) for _, key in groups}
-        stale = [group for group, key in groups if cached[key] is None]
-        damaged = {
-            content[0]
-            for content in (pages[path] for group in stale for path in group.pages)
-            if not isinstance(content, bytes) and self.cache.read_blob(content) is None
-        }
-        if damaged:
-            for sha in damaged:
-                Path(self.cache.blob_path(sha)).unlink(missing_ok=True)
-            raise _DamagedCache(damaged)
+        stale = [
+            g for g, key in groups if file_list((self.cache.get(key) or {}).get("files")) is None
+        ]
+        # The pages Pagefind will read, each read once; all must be intact before it runs.
+        contents: dict[str, bytes] = {}
+        damaged: set[str] = set()
+        for group in stale:
+            for path in group.pages:
+                content = self.outputs.site[path]
+                if isinstance(content, bytes):
+                    contents[path] = content
+                elif (found := self.cache.read_blob(content)) is not None:
+                    contents[path] = found
+                else:
+                    damaged.add(content[0])
+        _build_again_without(damaged, self.cache)
         for group, key in groups:
-            render = partial(search.group_index, group, page_bytes)
-            pages.update(self.cached_files(key, render, tag=_SEARCH_INDEX))
+            render = partial(search.group_index, group, contents.__getitem__)
+            self.outputs.site.update(self.cached_files(key, render, tag=_SEARCH_INDEX))
 
     def keep_search_indexes(self) -> None:
         """A build without search keeps the indexes a build with search left in the cache:
