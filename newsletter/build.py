@@ -634,8 +634,10 @@ def _read_sources(seeds_dir: Path, code: str, cache: BuildCache) -> list[_Source
     paths = find_digest_files([seeds_dir])
     record = cache.root / "sources" / f"{hash_parts(str(seeds_dir.resolve()))[:32]}.json"
     shas = file_shas(record, paths)
+    # Keyed by the bytes alone, not the path: `--seeds seeds`, `--seeds /abs/seeds` or a
+    # moved checkout reuse the cache (the path is put back on load; see _parsed_record).
     return [
-        _Source(path.as_posix(), hash_parts(code, path.as_posix(), sha))
+        _Source(path.as_posix(), hash_parts(code, sha))
         for path, sha in zip(paths, shas, strict=True)
     ]
 
@@ -645,7 +647,7 @@ def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | Non
 
     Full digests go to the cache as blobs; what is kept in memory are their outlines (no
     bullets), all that the index, the feeds' metadata and the neighbour links need."""
-    known = [_parsed_record(cache.get(source.key)) for source in sources]
+    known = [_parsed_record(cache.get(source.key), source.path) for source in sources]
     missing = [source for source, item in zip(sources, known, strict=True) if item is None]
     fresh = iter(_run(_parse_source, [(s, cache.root) for s in missing], workers))
     result: list[_Parsed] = []
@@ -667,11 +669,11 @@ def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | Non
     return result
 
 
-def _parsed_record(record: Record | None) -> _Parsed | None:
+def _parsed_record(record: Record | None, source_path: str) -> _Parsed | None:
     if record is None or not is_blob(record.get("digest")):
         return None
     try:
-        outline = outline_from_row(record.get("outline"))
+        outline = outline_from_row(record.get("outline"), source_path)
     except (ValueError, TypeError):
         return None
     blob = record["digest"]
@@ -702,7 +704,9 @@ def _full_digest(cache: BuildCache, blob: Blob, source_path: str) -> Digest:
     content = cache.read_blob(blob)
     if content is not None:
         try:
-            return digest_from_dict(json.loads(content))
+            # The blob holds the path of whichever build stored it (the key is the bytes'
+            # alone), so it is replaced by this build's.
+            return replace(digest_from_dict(json.loads(content)), source_path=source_path)
         except ValueError:
             pass
     from newsletter.parse import parse_file

@@ -150,21 +150,22 @@ def _typed(value: object, kind: type[str]) -> str:
 def outline_as_row(digest: Digest) -> list[object]:
     """The digest's outline (no bullets) as compact JSON-ready data, positional rather than
     keyed: the build cache keeps one per digest of the archive and reads all of them on
-    every build. `[date, source_path, [[title, link, arxiv_id, thumbnail_url, video_url,
-    votes, line], …]]`."""
+    every build. `[date, [[title, link, arxiv_id, thumbnail_url, video_url, votes, line],
+    …]]`. No source path: the cache keys a digest by its bytes alone, wherever the file is
+    found, so the path is given back on load."""
     papers = [
         [p.title, p.link, p.arxiv_id, p.thumbnail_url, p.video_url, p.votes, p.line]
         for p in digest.papers
     ]
-    return [digest.date.isoformat(), digest.source_path, papers]
+    return [digest.date.isoformat(), papers]
 
 
-def outline_from_row(row: object) -> Digest:
+def outline_from_row(row: object, source_path: str) -> Digest:
     """The inverse of `outline_as_row`: ValueError unless every field has its type."""
-    if not isinstance(row, list) or len(row) != 3:
+    if not isinstance(row, list) or len(row) != 2:
         raise ValueError("not a digest outline")
-    date, source_path, papers = row
-    if type(date) is not str or type(source_path) is not str or type(papers) is not list:
+    date, papers = row
+    if type(date) is not str or type(papers) is not list:
         raise ValueError("not a digest outline")
     return Digest(dt.date.fromisoformat(date), tuple(map(_paper_from_row, papers)), source_path)
 

@@ -86,6 +86,26 @@ def test_rebuild_with_nothing_changed_renders_nothing_and_changes_no_byte(
         assert (path.stat().st_ino, path.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
 
 
+def test_a_moved_seeds_folder_or_another_spelling_of_its_path_reuses_the_cache(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    monkeypatch.chdir(tmp_path)
+    build(Path("seeds"), output, settings, cache_dir=cache)
+    before = both_outputs(tmp_path)
+    assert build(seeds_copy.resolve(), output, settings, cache_dir=cache).rendered == 0
+    moved = tmp_path / "elsewhere" / "seeds"
+    shutil.move(seeds_copy, moved)
+    assert build(moved, output, settings, cache_dir=cache).rendered == 0
+    assert both_outputs(tmp_path) == before
+    # Paths in messages are this build's, not those of the build that filled the cache.
+    add_digest(moved, "010_same_day.txt", "2024-05-22")
+    with pytest.raises(DigestError) as raised:
+        build(moved, output, settings, cache_dir=cache)
+    message = str(raised.value)
+    assert f"already used by {moved.as_posix()}/" in message and str(seeds_copy) not in message
+
+
 def cache_files(cache: Path) -> list[Path]:
     return sorted(path for path in cache.rglob("*") if path.is_file())
 

@@ -688,8 +688,8 @@ def test_damaged_digest_data_is_refused(
 def test_an_outline_read_back_from_json_is_the_same_outline(digests: list[Digest]) -> None:
     for digest in digests:
         row = json.loads(json.dumps(outline_as_row(digest)))
-        assert outline_from_row(row) == digest.outline()
+        assert outline_from_row(row, digest.source_path) == digest.outline()
     damaged = json.loads(json.dumps(outline_as_row(digests[0])))
-    damaged[2][0][5] = "55"  # votes as text
+    damaged[1][0][5] = "55"  # votes as text
     with pytest.raises(ValueError):
-        outline_from_row(damaged)
+        outline_from_row(damaged, digests[0].source_path)
