@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -94,6 +95,7 @@ _MISSING = (
 )
 
 
+@cache  # one lookup a build, not one per group: each scans every installed package
 def _pagefind_version() -> str:
     try:
         return metadata.version("pagefind_bin_extended")

@@ -110,6 +110,23 @@ def cache_files(cache: Path) -> list[Path]:
     return sorted(path for path in cache.rglob("*") if path.is_file())
 
 
+def test_the_cache_keeps_exactly_the_blobs_a_cold_build_of_the_same_digests_keeps(
+    seeds_copy: Path, settings: Settings, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    build(seeds_copy, tmp_path / "public", settings, cache_dir=cache)
+    edited = seeds_copy / "002_ed020bbff217edc1.txt"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Vote: 54", "Vote: 55"))
+    add_digest(seeds_copy, "005_new.txt", "2024-05-23")
+    build(seeds_copy, tmp_path / "public", settings, cache_dir=cache)
+    cold_build(seeds_copy, settings, tmp_path / "cold")
+
+    def blob_names(folder: Path) -> set[str]:
+        return {path.name for path in cache_files(folder / "blobs")}
+
+    assert blob_names(cache) == blob_names(tmp_path / "cold" / "cache")
+
+
 def forty_digests(folder: Path) -> Path:
     """The benchmark's synthetic archive of 40 digests: enough for the process pool."""
     from test_benchmark_data import load_benchmark
