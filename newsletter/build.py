@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -66,7 +65,12 @@ from newsletter.parse import duplicate_date_problems, find_digest_files
 from newsletter.templating import reload_templates, template_folders
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+
     from newsletter import weekly
+
+    # Each search group's cache key, with its Pagefind run when the cache lacks it.
+    _Search = list[tuple[str, Future[dict[str, bytes]] | None]]
 
 Files = dict[str, bytes]
 Progress = Callable[[int, int], None]  # (issues done, issues in all)
@@ -236,23 +240,42 @@ def _build(
     weeks = weekly.finished_weeks(digests)
     render = _Render(cache, context, source_key, settings)
     rendered = render.issues(parsed, workers, progress, weekly.week_of_issue(weeks))
-    render.site_pages(digests, weekly.weeks_by_month(weeks))
-    render.weekly_editions(weeks, workers)
-    render.feeds(digests, updated, weeks)
-    if with_search:
-        render.search_indexes(digests)
-    else:
-        render.keep_search_indexes()
-    plans = [
-        output.plan(folder, wanted, _manifest_path(cache_root, folder))
-        for folder, wanted in zip(
-            folders, (render.outputs.site, render.outputs.outbox), strict=True
-        )
-    ]
+    with _background(workers if with_search else 0) as pool:
+        # Pagefind indexes the issue pages (final now) while the rest is rendered.
+        search = render.start_search_indexes(digests, pool) if pool else None
+        render.site_pages(digests, weekly.weeks_by_month(weeks))
+        render.weekly_editions(weeks, workers)
+        render.feeds(digests, updated, weeks)
+        outbox_plan = _plan(folders[1], render.outputs.outbox, cache_root)  # meanwhile too
+        if search is not None:
+            render.finish_search_indexes(search)
+        else:
+            render.keep_search_indexes()
+    plans = [_plan(folders[0], render.outputs.site, cache_root), outbox_plan]
     _check_blobs(plans, cache)
     cache.save()
     _apply(plans, cache)
     return rendered, len(digests)
+
+
+def _lost_search_index() -> dict[str, bytes]:
+    raise RuntimeError("a search index found in the cache left it during the build")
+
+
+@contextmanager
+def _background(workers: int | None) -> Iterator[Executor | None]:
+    """Threads for work that runs in other processes (Pagefind), none when `workers` is 0.
+    A failed build does not wait for the work not yet started."""
+    if workers == 0:
+        yield None
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _apply(plans: Sequence[output.Plan], cache: BuildCache) -> None:
@@ -280,6 +303,10 @@ def _build_again_without(damaged: set[str], cache: BuildCache) -> None:
         for sha in damaged:
             Path(cache.blob_path(sha)).unlink(missing_ok=True)
         raise _DamagedCache(damaged)
+
+
+def _plan(folder: Path, wanted: Mapping[str, output.Content], cache_root: Path) -> output.Plan:
+    return output.plan(folder, wanted, _manifest_path(cache_root, folder))
 
 
 def _manifest_path(cache_root: Path, folder: Path) -> Path:
@@ -481,9 +508,9 @@ class _Render:
 
         return self.cached_files(key, render)
 
-    def search_indexes(self, digests: Sequence[Digest]) -> None:
-        """The Pagefind index of each group of issue pages (search.py), cached like any
-        rendered files: a group whose pages did not change is not indexed, nor read, again."""
+    def start_search_indexes(self, digests: Sequence[Digest], pool: Executor) -> _Search:
+        """Start Pagefind on each group of issue pages (search.py) the cache lacks, in the
+        background: a group whose pages did not change is not indexed, nor read, again."""
         from newsletter import search, site
 
         groups = [(g, search.group_key(g, self._page_sha)) for g in site.search_groups(digests)]
@@ -503,8 +530,17 @@ class _Render:
                 else:
                     damaged.add(content[0])
         _build_again_without(damaged, self.cache)
-        for group, key in groups:
-            render = partial(search.group_index, group, contents.__getitem__)
+        running = {
+            group.name: pool.submit(search.group_index, group, contents.__getitem__)
+            for group in stale
+        }
+        return [(key, running.get(group.name)) for group, key in groups]
+
+    def finish_search_indexes(self, search: _Search) -> None:
+        """Wait for the indexes `start_search_indexes` started; every index joins the
+        output and the cache."""
+        for key, running in search:
+            render = running.result if running else _lost_search_index
             self.outputs.site.update(self.cached_files(key, render, tag=_SEARCH_INDEX))
 
     def keep_search_indexes(self) -> None:
