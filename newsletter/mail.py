@@ -6,7 +6,6 @@ boundary), so two builds of an issue are byte-identical and a content-keyed cach
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
 import hashlib
@@ -263,11 +262,18 @@ def _text_part(subtype: str, content: str, encoding: str | None = None) -> str:
     elif encoding == "quoted-printable":
         encoded = quoprimime.body_encode(body.decode("latin-1"), MAX_LINE)
     else:
-        encoded = base64.encodebytes(body).decode("ascii")  # RFC 2045 §6.8: 76-column lines
+        encoded = _base64_lines(body)
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\n'
         f"Content-Transfer-Encoding: {encoding}\n\n{encoded}"
     )
+
+
+def _base64_lines(body: bytes) -> str:
+    """`base64.encodebytes(body)`: lines of 76 characters (RFC 2045 §6.8), each 57 bytes of
+    `body`, but encoded in one call instead of one per line (0.5 ms of an issue's email)."""
+    encoded = binascii.b2a_base64(body, newline=False).decode("ascii")
+    return "".join(encoded[at : at + 76] + "\n" for at in range(0, len(encoded), 76))
 
 
 def _transfer_encoding(lines: list[bytes]) -> str:

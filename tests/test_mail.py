@@ -203,6 +203,16 @@ def test_message_is_byte_for_byte_what_email_message_composes(
     assert not message_from_bytes(expected, policy=default_policy).defects
 
 
+def test_base64_lines_are_those_of_the_standard_library() -> None:
+    import base64
+
+    # Every remainder of 57-byte lines and of 3-byte groups, and an empty body.
+    for size in [*range(0, 200), 57 * 40, 57 * 40 + 1]:
+        body = hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1)
+        body = body[:size]
+        assert mail._base64_lines(body) == base64.encodebytes(body).decode("ascii")
+
+
 def test_no_line_in_any_message_exceeds_998_characters(built: Path) -> None:
     for path in built.glob("*/issue.eml"):
         # RFC 5322 §2.1.1
