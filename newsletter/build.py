@@ -167,7 +167,8 @@ def build(
     distrusted: set[str] = set()
     for _attempt in range(5):
         try:
-            with _collector_paused():
+            # The output folders are scanned by a child process meanwhile (output.scanning).
+            with _collector_paused(), output.scanning(folders) as scanned:
                 rendered, issues = _build(
                     seeds_dir,
                     folders,
@@ -177,6 +178,7 @@ def build(
                     progress,
                     distrusted,
                     with_search,
+                    scanned,
                 )
             break
         except _DamagedCache as damage:
@@ -222,6 +224,7 @@ def _build(
     progress: Progress | None,
     distrusted: set[str],
     with_search: bool,
+    scanned: Callable[[], list[output.Scan]],
 ) -> tuple[int, int]:
     """(issues rendered, issues in all)"""
     cache = BuildCache(cache_root, distrusted)
@@ -246,12 +249,13 @@ def _build(
         render.site_pages(digests, weekly.weeks_by_month(weeks))
         render.weekly_editions(weeks, workers)
         render.feeds(digests, updated, weeks)
-        outbox_plan = _plan(folders[1], render.outputs.outbox, cache_root)  # meanwhile too
+        site_scan, outbox_scan = scanned()
+        outbox_plan = _plan(folders[1], render.outputs.outbox, cache_root, outbox_scan)
         if search is not None:
             render.finish_search_indexes(search)
         else:
             render.keep_search_indexes()
-    plans = [_plan(folders[0], render.outputs.site, cache_root), outbox_plan]
+    plans = [_plan(folders[0], render.outputs.site, cache_root, site_scan), outbox_plan]
     _check_blobs(plans, cache)
     cache.save()
     _apply(plans, cache)
@@ -305,8 +309,10 @@ def _build_again_without(damaged: set[str], cache: BuildCache) -> None:
         raise _DamagedCache(damaged)
 
 
-def _plan(folder: Path, wanted: Mapping[str, output.Content], cache_root: Path) -> output.Plan:
-    return output.plan(folder, wanted, _manifest_path(cache_root, folder))
+def _plan(
+    folder: Path, wanted: Mapping[str, output.Content], cache_root: Path, scanned: output.Scan
+) -> output.Plan:
+    return output.plan(folder, wanted, _manifest_path(cache_root, folder), scanned)
 
 
 def _manifest_path(cache_root: Path, folder: Path) -> Path:

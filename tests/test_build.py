@@ -474,3 +474,68 @@ def test_a_new_digest_renders_only_its_own_year_page(
     build(seeds_copy, output, settings, cache_dir=cache)
     assert rendered == [2024, 2025, 2024]
     assert both_outputs(tmp_path) == cold_build(seeds_copy, settings, tmp_path / "cold")
+
+
+def output_folder(root: Path) -> Path:
+    """Files, nested folders, an empty folder and a symlink: what output.scan records."""
+    for relative in ("index.html", "issues/2024-05-22/index.html", "feeds/archive/0001.xml"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(relative)
+    (root / "empty").mkdir()
+    (root / "link").symlink_to("index.html")
+    return root
+
+
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children output.scanning forks from now on."""
+    children: list[int] = []
+    fork = os.fork
+
+    def recorded() -> int:
+        child = fork()
+        if child:
+            children.append(child)
+        return child
+
+    monkeypatch.setattr(os, "fork", recorded)
+    return children
+
+
+def test_a_scan_made_by_a_child_process_equals_one_made_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import output
+
+    roots = [output_folder(tmp_path / "a"), output_folder(tmp_path / "b"), tmp_path / "none"]
+    children = forks(monkeypatch)
+    with output.scanning(roots) as scanned:
+        found = scanned()
+    assert len(children) == 1  # made by the child
+    assert found == [output.scan(root) for root in roots]
+    assert "link" in found[0][0] and "empty" in found[0][1]
+
+
+def test_a_failed_scan_or_build_leaves_no_child_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import output
+
+    root = output_folder(tmp_path / "a")
+    children = forks(monkeypatch)
+    with pytest.raises(ZeroDivisionError), output.scanning([root]):
+        raise ZeroDivisionError  # the build fails before it asks for the scan
+    # A child that fails to scan: this process scans instead.
+    parent, scan = os.getpid(), output.scan
+
+    def fails_in_the_child(folder: Path) -> output.Scan:
+        if os.getpid() != parent:
+            raise OSError("unreadable")
+        return scan(folder)
+
+    monkeypatch.setattr(output, "scan", fails_in_the_child)
+    with output.scanning([root]) as scanned:
+        assert scanned() == [scan(root)]
+    assert len(children) == 2
+    for child in children:
+        with pytest.raises(ChildProcessError):  # reaped: no zombie left
+            os.waitpid(child, os.WNOHANG)
