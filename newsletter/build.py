@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from newsletter import output
 from newsletter.cache import (
@@ -76,6 +76,7 @@ Files = dict[str, bytes]
 Progress = Callable[[int, int], None]  # (issues done, issues in all)
 _Task = TypeVar("_Task")
 _Result = TypeVar("_Result")
+_View = TypeVar("_View")  # a cache record as its reader takes it in
 
 # Below this many tasks a process pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -117,11 +118,12 @@ class _Parsed:
 class _IssueTask:
     source_path: str
     digest: Blob  # the full digest is loaded from the cache by whoever renders it
-    previous: Digest | None
-    following: Digest | None
     settings: Settings
     cache_root: Path
-    week: weekly.Week | None = None  # its finished week, which the issue page links to
+    # What the issue page links to (the email does not): its neighbours and finished week.
+    previous: Digest | None = None
+    following: Digest | None = None
+    week: weekly.Week | None = None
 
 
 @dataclass(frozen=True)
@@ -242,10 +244,11 @@ def _build(
 
     weeks = weekly.finished_weeks(digests)
     render = _Render(cache, context, source_key, settings)
-    rendered = render.issues(parsed, workers, progress, weekly.week_of_issue(weeks))
+    rendered = render.issue_pages(parsed, workers, progress, weekly.week_of_issue(weeks))
     with _background(workers if with_search else 0) as pool:
         # Pagefind indexes the issue pages (final now) while the rest is rendered.
         search = render.start_search_indexes(digests, pool) if pool else None
+        rendered |= render.issue_emails(workers, progress)
         render.site_pages(digests, weekly.weeks_by_month(weeks))
         render.weekly_editions(weeks, workers)
         render.feeds(digests, updated, weeks)
@@ -259,7 +262,7 @@ def _build(
     _check_blobs(plans, cache)
     cache.save()
     _apply(plans, cache)
-    return rendered, len(digests)
+    return len(rendered), len(digests)
 
 
 def _lost_search_index() -> dict[str, bytes]:
@@ -337,42 +340,87 @@ class _Render:
         # The keys each cached_files call now rendering looks up, innermost last.
         self._inner_keys: list[list[str]] = []
 
-    def issues(
+    def issue_pages(
         self,
         parsed: Sequence[_Parsed],
         workers: int | None,
         progress: Progress | None,
         weeks: Mapping[dt.date, weekly.Week],
-    ) -> int:
-        """Each issue's page and email, rendered in a process pool when many are missing;
-        returns how many were rendered."""
+    ) -> set[dt.date]:
+        """Each issue's page, which links its neighbours and its week; returns the dates of
+        those rendered (progress: the first half of the issues' work)."""
         digests = [p.outline for p in parsed]
         self.parsed = parsed
-        keys, cached, missing = [], [], []
-        for item, (digest, previous, following) in zip(parsed, neighbours(digests), strict=True):
-            self.full_digests[digest.date] = item.digest
-            week = weeks.get(digest.date)
-            keys.append(self._issue_key(digest, previous, following, week))
-            cached.append(_issue_record(self.cache.get(keys[-1])))
-            if cached[-1] is None:
-                missing.append(
-                    _IssueTask(
-                        digest.source_path,
-                        item.digest,
-                        previous,
-                        following,
-                        self.settings,
-                        self.cache.root,
-                        week,
-                    )
-                )
-        fresh = iter(_run(_render_issue, missing, workers))
-        entries = self._collect(keys, cached, fresh)
-        for done, (digest, entry) in enumerate(zip(digests, entries, strict=True), 1):
-            self.entries[digest.date] = entry
-            if progress:
-                progress(done, len(keys))
-        return len(missing)
+        self.full_digests = {p.outline.date: p.digest for p in parsed}
+        around = list(neighbours(digests))
+        weeks_of = [weeks.get(digest.date) for digest in digests]
+        keys = [
+            self._issue_key(digest, previous, following, week)
+            for (digest, previous, following), week in zip(around, weeks_of, strict=True)
+        ]
+
+        def task(index: int) -> _IssueTask:
+            digest, previous, following = around[index]
+            return _IssueTask(
+                digest.source_path,
+                parsed[index].digest,
+                self.settings,
+                self.cache.root,
+                previous,
+                following,
+                weeks_of[index],
+            )
+
+        shown = _halves(progress, len(keys), 0)
+        pages, rendered = self._records(keys, _page_record, task, _render_issue_page, workers)
+        for done, page in enumerate(pages, 1):
+            self.outputs.site.update(page)
+            shown(done)
+        return {digests[index].date for index in rendered}
+
+    def issue_emails(self, workers: int | None, progress: Progress | None) -> set[dt.date]:
+        """Each issue's email and feed entry, which depend on the issue alone (a new issue
+        does not render its neighbour's again); returns the dates of those rendered."""
+        keys = [
+            hash_parts(self.context, "email", self.source_key[p.outline.date]) for p in self.parsed
+        ]
+
+        def task(index: int) -> _IssueTask:
+            item = self.parsed[index]
+            return _IssueTask(item.outline.source_path, item.digest, self.settings, self.cache.root)
+
+        shown = _halves(progress, len(keys), len(keys))
+        emails, rendered = self._records(keys, _email_record, task, _render_issue_email, workers)
+        for done, (item, (outbox, entry)) in enumerate(zip(self.parsed, emails, strict=True), 1):
+            self.outputs.outbox.update(outbox)
+            self.entries[item.outline.date] = entry
+            shown(done)
+        return {self.parsed[index].outline.date for index in rendered}
+
+    def _records(
+        self,
+        keys: Sequence[str],
+        read: Callable[[Record | None], _View | None],
+        task: Callable[[int], _Task],
+        render: Callable[[_Task], Record],
+        workers: int | None,
+    ) -> tuple[Iterator[_View], list[int]]:
+        """Each key's record as `read` takes it in, from the cache, or rendered from its
+        `task` (in a process pool when many are missing) and stored: lazily, in order, so
+        progress can be shown. Also the indexes of those rendered."""
+        known = [read(self.cache.get(key)) for key in keys]
+        missing = [index for index, view in enumerate(known) if view is None]
+        fresh = iter(_run(render, [task(index) for index in missing], workers))
+
+        def each() -> Iterator[_View]:
+            for key, view in zip(keys, known, strict=True):
+                if view is None:
+                    record = next(fresh)
+                    self.cache.put(key, record)
+                    view = read(record) or _invalid(record)
+                yield view
+
+        return each(), missing
 
     def site_pages(
         self, digests: Sequence[Digest], weeks_by_month: Mapping[str, Sequence[weekly.Week]]
@@ -471,7 +519,7 @@ class _Render:
                 key, task = self.week_tasks[week.week.slug]
                 record = _render_week(task)
                 self.cache.put(key, record)
-                site, outbox, entry = _issue_record(record) or _invalid(record)
+                site, outbox, entry = _week_record(record) or _invalid(record)
                 self.outputs.site.update(site)
                 self.outputs.outbox.update(outbox)
                 self.week_entries[week.week.slug] = entry
@@ -612,29 +660,13 @@ class _Render:
             parts = tuple((self.full_digests[d.date], d.source_path) for d in week.digests)
             tasks.append(_WeekTask(week, parts, self.settings, self.cache.root))
             self.week_tasks[week.week.slug] = (keys[-1], tasks[-1])
-        cached = [_issue_record(self.cache.get(key)) for key in keys]
-        missing = [task for task, record in zip(tasks, cached, strict=True) if record is None]
-        fresh = iter(_run(_render_week, missing, workers))
-        for week, entry in zip(weeks, self._collect(keys, cached, fresh), strict=True):
-            self.week_entries[week.week.slug] = entry
-
-    def _collect(
-        self,
-        keys: Sequence[str],
-        cached: Sequence[tuple[Mapping[str, Blob], Mapping[str, Blob], Blob] | None],
-        fresh: Iterator[Record],
-    ) -> Iterator[Blob]:
-        """Each edition's feed entry, from its cache record or, in order, from `fresh`
-        renderings (stored in the cache); its files are added to the outputs."""
-        for key, known in zip(keys, cached, strict=True):
-            if known is None:
-                record = next(fresh)
-                self.cache.put(key, record)
-                known = _issue_record(record) or _invalid(record)
-            site, outbox, entry = known
+        editions, _rendered = self._records(
+            keys, _week_record, tasks.__getitem__, _render_week, workers
+        )
+        for week, (site, outbox, entry) in zip(weeks, editions, strict=True):
             self.outputs.site.update(site)
             self.outputs.outbox.update(outbox)
-            yield entry
+            self.week_entries[week.week.slug] = entry
 
     def _entry_html(self, digest: Digest) -> str:
         """An issue's feed entry as rendered with its page, or rendered again if the cache
@@ -648,25 +680,32 @@ class _Render:
         return feeds.issue_content_html(full, self.settings)
 
 
-def _issue_record(
-    record: Record | None,
-) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Blob] | None:
-    """An issue's cache record: its page's files, its email's files, its feed entry."""
+def _page_record(record: Record | None) -> Mapping[str, Blob] | None:
+    """An issue page's cache record: its files."""
+    return file_list(record.get("site")) if record is not None else None
+
+
+def _email_record(record: Record | None) -> tuple[Mapping[str, Blob], Blob] | None:
+    """An issue email's cache record: its files, and the issue's feed entry."""
     if record is None:
         return None
-    site, outbox, entry = (
-        file_list(record.get("site")),
-        file_list(record.get("outbox")),
-        record.get("entry"),
-    )
-    if site is None or outbox is None or not is_blob(entry):
+    outbox, entry = file_list(record.get("outbox")), record.get("entry")
+    if outbox is None or not is_blob(entry):
         return None
     assert isinstance(entry, list | tuple)
-    return site, outbox, (entry[0], entry[1])
+    return outbox, (entry[0], entry[1])
 
 
-def _invalid(record: Record) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Blob]:
-    raise RuntimeError(f"an issue rendered into an invalid record: {record!r}")
+def _week_record(
+    record: Record | None,
+) -> tuple[Mapping[str, Blob], Mapping[str, Blob], Blob] | None:
+    """A weekly edition's cache record: its page's files, its email's, its feed entry."""
+    page, email = _page_record(record), _email_record(record)
+    return (page, *email) if page is not None and email is not None else None
+
+
+def _invalid(record: Record) -> NoReturn:
+    raise RuntimeError(f"an edition rendered into an invalid record: {record!r}")
 
 
 def _read_sources(seeds_dir: Path, code: str, cache: BuildCache) -> list[_Source]:
@@ -756,21 +795,26 @@ def _full_digest(cache: BuildCache, blob: Blob, source_path: str) -> Digest:
     return parse_file(source_path)
 
 
-def _render_issue(task: _IssueTask) -> Record:
-    """Render one issue's page, email and feed entry straight into the cache's blobs, so
-    the main process holds only their names: memory stays flat however long the archive."""
-    from newsletter import feeds, mail, site
+def _render_issue_page(task: _IssueTask) -> Record:
+    """Render one issue's page straight into the cache's blobs, so the main process holds
+    only their names: memory stays flat however long the archive."""
+    from newsletter import site
 
     cache = BuildCache(task.cache_root)
     digest = _full_digest(cache, task.digest, task.source_path)
     page = site.issue_page_files(digest, task.previous, task.following, task.settings, task.week)
+    return {"site": cache.put_files(page)}
+
+
+def _render_issue_email(task: _IssueTask) -> Record:
+    """Render one issue's email and feed entry straight into the cache's blobs."""
+    from newsletter import feeds, mail
+
+    cache = BuildCache(task.cache_root)
+    digest = _full_digest(cache, task.digest, task.source_path)
     email = mail.issue_email_files(digest, task.settings)
     entry = feeds.issue_content_html(digest, task.settings).encode("utf-8")
-    return {
-        "site": cache.put_files(page),
-        "outbox": cache.put_files(email),
-        "entry": cache.put_blob(entry),
-    }
+    return {"outbox": cache.put_files(email), "entry": cache.put_blob(entry)}
 
 
 def _render_week(task: _WeekTask) -> Record:
@@ -800,6 +844,14 @@ def _run(
     chunk = max(1, min(32, len(tasks) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers, initializer=gc.enable) as pool:
         yield from pool.map(function, tasks, chunksize=chunk)
+
+
+def _halves(progress: Progress | None, count: int, before: int) -> Callable[[int], None]:
+    """Progress of one of the two passes over the issues (pages, then emails): `done` of
+    this pass's `count`, after `before` steps, out of both passes' steps."""
+    if progress is None:
+        return lambda done: None
+    return lambda done: progress(before + done, 2 * count)
 
 
 def neighbours(digests: Sequence[Digest]) -> Iterator[tuple[Digest, Digest | None, Digest | None]]:

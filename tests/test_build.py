@@ -71,6 +71,31 @@ def test_incremental_builds_match_a_cold_build(
     assert both_outputs(tmp_path) == cold_build(seeds_copy, retitled, tmp_path / "cold")
 
 
+def test_a_new_digest_renders_its_neighbours_page_again_but_not_its_email(
+    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import mail, site
+
+    output, cache = tmp_path / "public", tmp_path / "cache"
+    build(seeds_copy, output, settings, cache_dir=cache)
+    rendered: dict[str, list[str]] = {"page": [], "email": []}
+    for kind, module, name in (
+        ("page", site, "issue_page_files"),
+        ("email", mail, "issue_email_files"),
+    ):
+        render = getattr(module, name)
+
+        def recorded(digest: Any, *args: Any, kind: str = kind, render: Any = render) -> Any:
+            rendered[kind].append(digest.slug)
+            return render(digest, *args)
+
+        monkeypatch.setattr(module, name, recorded)
+    add_digest(seeds_copy, "005_new.txt", "2024-05-23")
+    build(seeds_copy, output, settings, cache_dir=cache)
+    # The page before links the new one; the emails link no other issue.
+    assert rendered == {"page": ["2024-05-22", "2024-05-23"], "email": ["2024-05-23"]}
+
+
 def test_rebuild_with_nothing_changed_renders_nothing_and_changes_no_byte(
     seeds_copy: Path, settings: Settings, tmp_path: Path
 ) -> None:
