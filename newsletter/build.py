@@ -65,7 +65,7 @@ from newsletter.parse import duplicate_date_problems, find_digest_files
 from newsletter.templating import reload_templates, template_folders
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor, Future
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
     from newsletter import weekly
 
@@ -170,13 +170,17 @@ def build(
     for _attempt in range(5):
         try:
             # The output folders are scanned by a child process meanwhile (output.scanning).
-            with _collector_paused(), output.scanning(folders) as scanned:
+            with (
+                _collector_paused(),
+                output.scanning(folders) as scanned,
+                _Workers.started_as_needed(workers) as pool,
+            ):
                 rendered, issues = _build(
                     seeds_dir,
                     folders,
                     settings,
                     cache_root,
-                    workers,
+                    pool,
                     progress,
                     distrusted,
                     with_search,
@@ -222,7 +226,7 @@ def _build(
     folders: tuple[Path, Path],
     settings: Settings,
     cache_root: Path,
-    workers: int | None,
+    workers: _Workers,
     progress: Progress | None,
     distrusted: set[str],
     with_search: bool,
@@ -245,12 +249,12 @@ def _build(
     weeks = weekly.finished_weeks(digests)
     render = _Render(cache, context, source_key, settings)
     rendered = render.issue_pages(parsed, workers, progress, weekly.week_of_issue(weeks))
-    with _background(workers if with_search else 0) as pool:
+    render.weekly_editions(weeks, workers)
+    with _background(workers.count if with_search else 0) as threads:
         # Pagefind indexes the issue pages (final now) while the rest is rendered.
-        search = render.start_search_indexes(digests, pool) if pool else None
+        search = render.start_search_indexes(digests, threads) if threads else None
         rendered |= render.issue_emails(workers, progress)
         render.site_pages(digests, weekly.weeks_by_month(weeks))
-        render.weekly_editions(weeks, workers)
         render.feeds(digests, updated, weeks)
         site_scan, outbox_scan = scanned()
         outbox_plan = _plan(folders[1], render.outputs.outbox, cache_root, outbox_scan)
@@ -270,7 +274,7 @@ def _lost_search_index() -> dict[str, bytes]:
 
 
 @contextmanager
-def _background(workers: int | None) -> Iterator[Executor | None]:
+def _background(workers: int) -> Iterator[Executor | None]:
     """Threads for work that runs in other processes (Pagefind), none when `workers` is 0.
     A failed build does not wait for the work not yet started."""
     if workers == 0:
@@ -278,7 +282,7 @@ def _background(workers: int | None) -> Iterator[Executor | None]:
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
         yield pool
     finally:
@@ -343,7 +347,7 @@ class _Render:
     def issue_pages(
         self,
         parsed: Sequence[_Parsed],
-        workers: int | None,
+        workers: _Workers,
         progress: Progress | None,
         weeks: Mapping[dt.date, weekly.Week],
     ) -> set[dt.date]:
@@ -378,7 +382,7 @@ class _Render:
             shown(done)
         return {digests[index].date for index in rendered}
 
-    def issue_emails(self, workers: int | None, progress: Progress | None) -> set[dt.date]:
+    def issue_emails(self, workers: _Workers, progress: Progress | None) -> set[dt.date]:
         """Each issue's email and feed entry, which depend on the issue alone (a new issue
         does not render its neighbour's again); returns the dates of those rendered."""
         keys = [
@@ -403,14 +407,14 @@ class _Render:
         read: Callable[[Record | None], _View | None],
         task: Callable[[int], _Task],
         render: Callable[[_Task], Record],
-        workers: int | None,
+        workers: _Workers,
     ) -> tuple[Iterator[_View], list[int]]:
         """Each key's record as `read` takes it in, from the cache, or rendered from its
         `task` (in a process pool when many are missing) and stored: lazily, in order, so
         progress can be shown. Also the indexes of those rendered."""
         known = [read(self.cache.get(key)) for key in keys]
         missing = [index for index, view in enumerate(known) if view is None]
-        fresh = iter(_run(render, [task(index) for index in missing], workers))
+        fresh = iter(workers.map(render, [task(index) for index in missing]))
 
         def each() -> Iterator[_View]:
             for key, view in zip(keys, known, strict=True):
@@ -649,7 +653,7 @@ class _Render:
         week_slug = week.slug if week else ""
         return hash_parts(self.context, self.source_key[digest.date], *neighbour_keys, week_slug)
 
-    def weekly_editions(self, weeks: Sequence[weekly.WeekDigests], workers: int | None) -> None:
+    def weekly_editions(self, weeks: Sequence[weekly.WeekDigests], workers: _Workers) -> None:
         """Each finished week's page, email and feed entry, cached by the content keys of its
         own digests (so a new digest renders at most the week it finishes)."""
         keys, tasks = [], []
@@ -723,14 +727,14 @@ def _read_sources(seeds_dir: Path, code: str, cache: BuildCache) -> list[_Source
     ]
 
 
-def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: int | None) -> list[_Parsed]:
+def _parse_all(sources: Sequence[_Source], cache: BuildCache, workers: _Workers) -> list[_Parsed]:
     """Parse (or load from the cache) every source; all problems of all files in one error.
 
     Full digests go to the cache as blobs; what is kept in memory are their outlines (no
     bullets), all that the index, the feeds' metadata and the neighbour links need."""
     known = [_parsed_record(cache.get(source.key), source.path) for source in sources]
     missing = [source for source, item in zip(sources, known, strict=True) if item is None]
-    fresh = iter(_run(_parse_source, [(s, cache.root) for s in missing], workers))
+    fresh = iter(workers.map(_parse_source, [(s, cache.root) for s in missing]))
     result: list[_Parsed] = []
     problems: list[Problem] = []
     for source, item in zip(sources, known, strict=True):
@@ -831,19 +835,49 @@ def _render_week(task: _WeekTask) -> Record:
     }
 
 
-def _run(
-    function: Callable[[_Task], _Result], tasks: Sequence[_Task], workers: int | None
-) -> Iterable[_Result]:
-    """Map in a process pool when there is enough work (a cold build), else in this process."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) < _POOL_THRESHOLD:
-        yield from map(function, tasks)
-        return
-    from concurrent.futures import ProcessPoolExecutor
+class _Workers:
+    """The build's worker processes: started the first time a step has enough tasks (a
+    cold build), then kept for the build's other steps, so that each imports the renderers
+    once, not once a step. Fewer tasks are done in this process."""
 
-    chunk = max(1, min(32, len(tasks) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, initializer=gc.enable) as pool:
-        yield from pool.map(function, tasks, chunksize=chunk)
+    def __init__(self, count: int | None) -> None:
+        self.count = count or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    @contextmanager
+    def started_as_needed(cls, count: int | None) -> Iterator[_Workers]:
+        workers = cls(count)
+        try:
+            yield workers
+        finally:
+            if workers._pool is not None:
+                workers._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(
+        self, function: Callable[[_Task], _Result], tasks: Sequence[_Task]
+    ) -> Iterable[_Result]:
+        if self.count == 1 or len(tasks) < _POOL_THRESHOLD:
+            return map(function, tasks)
+        chunk = max(1, min(32, len(tasks) // (self.count * 8)))
+        return self._started().map(function, tasks, chunksize=chunk)
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+            import threading
+            from concurrent.futures import ProcessPoolExecutor
+
+            # A forked worker inherits this process as it is, the renderers it imported
+            # included; with other threads running (Pagefind's), whose locks it would
+            # inherit held, it starts from a fresh interpreter instead.
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.count,
+                mp_context=multiprocessing.get_context(method),
+                initializer=gc.enable,
+            )
+        return self._pool
 
 
 def _halves(progress: Progress | None, count: int, before: int) -> Callable[[int], None]:

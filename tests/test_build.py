@@ -255,12 +255,36 @@ def test_the_cache_holds_data_not_code(
         assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
 
 
+@pytest.mark.parametrize("other_thread", [False, True])
 def test_process_pool_build_equals_serial_build(
-    seeds_copy: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeds_copy: Path,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    other_thread: bool,
 ) -> None:
+    import multiprocessing
+    import threading
+
     monkeypatch.setattr(build_module, "_POOL_THRESHOLD", 1)
+    methods: list[str] = []
+    get_context = multiprocessing.get_context
+
+    def recorded(method: str | None = None) -> Any:
+        methods.append(str(method))
+        return get_context(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", recorded)
     pooled, serial = tmp_path / "pooled", tmp_path / "serial"
-    build(seeds_copy, pooled / "public", settings, cache_dir=tmp_path / "c1", workers=2)
+    running = threading.Event()
+    if other_thread:  # a forked worker would inherit its locks: the workers start afresh
+        threading.Thread(target=running.wait, args=(60,), daemon=True).start()
+    try:
+        build(seeds_copy, pooled / "public", settings, cache_dir=tmp_path / "c1", workers=2)
+    finally:
+        running.set()
+    # One pool for the whole build, shared by its steps.
+    assert methods == ["forkserver" if other_thread else "fork"]
     build(seeds_copy, serial / "public", settings, cache_dir=tmp_path / "c2", workers=1)
     assert both_outputs(pooled) == both_outputs(serial)
 
