@@ -589,8 +589,7 @@ class _Render:
                     damaged.add(content[0])
         _build_again_without(damaged, self.cache)
         running = {
-            group.name: pool.submit(search.group_index, group, contents.__getitem__)
-            for group in stale
+            group.name: search.group_index(group, contents.__getitem__, pool) for group in stale
         }
         return [(key, running.get(group.name)) for group, key in groups]
 

@@ -3,7 +3,7 @@ search, served by `newsletter serve`'s server under the Pages base path, read in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -179,13 +179,13 @@ def test_search_indexes_are_rebuilt_only_when_their_pages_change(
 ) -> None:
     output, cache = tmp_path / "public", tmp_path / "cache"
     indexed: list[str] = []
-    index_group = search.group_index
+    run_pagefind = search._run_pagefind
 
-    def recorded(group: site.SearchGroup, page_bytes: Callable[[str], bytes]) -> dict[str, bytes]:
+    def recorded(pages: Path, bundle: Path, group: site.SearchGroup) -> None:
         indexed.append(group.name)
-        return index_group(group, page_bytes)
+        run_pagefind(pages, bundle, group)
 
-    monkeypatch.setattr(search, "group_index", recorded)
+    monkeypatch.setattr(search, "_run_pagefind", recorded)
     build(seeds_copy, output, settings, cache_dir=cache)
     assert sorted(indexed) == ["2024-02", "2024-04", "2024-05"]  # indexed in parallel
     first = snapshot(output / "pagefind")
