@@ -303,16 +303,26 @@ def scanning(roots: Sequence[Path]) -> Iterator[Callable[[], list[Scan]]]:
     could not overlap (the loop holds the GIL). Yields the function that waits for the
     scans. Made here instead when this process cannot fork safely (no `fork`, or other
     threads running, whose locks the child would inherit held), or when the child fails."""
+
+    def here() -> list[Scan]:
+        return [scan(root) for root in roots]
+
     if not hasattr(os, "fork") or threading.active_count() > 1:
-        yield lambda: [scan(root) for root in roots]
+        yield here
         return
     read_end, write_end = os.pipe()
-    child = os.fork()
+    try:
+        child = os.fork()
+    except OSError:  # no process to spare (EAGAIN, ENOMEM): scanned here after all
+        os.close(read_end)
+        os.close(write_end)
+        yield here
+        return
     if child == 0:  # the child: scan, send, and leave
         status = 1
         try:
             os.close(read_end)
-            found = [scan(root) for root in roots]
+            found = here()
             # marshal: plain data between two processes of this build, never stored.
             with open(write_end, "wb") as pipe:
                 pipe.write(marshal.dumps(found))
@@ -327,7 +337,7 @@ def scanning(roots: Sequence[Path]) -> Iterator[Callable[[], list[Scan]]]:
             with open(read_end, "rb", closefd=False) as pipe:
                 data = pipe.read()
             _pid, status = os.waitpid(child, 0)
-            scans.append(marshal.loads(data) if status == 0 else [scan(r) for r in roots])
+            scans.append(marshal.loads(data) if status == 0 else here())
         return scans[0]
 
     try:

@@ -588,3 +588,10 @@ def test_a_failed_scan_or_build_leaves_no_child_behind(
     for child in children:
         with pytest.raises(ChildProcessError):  # reaped: no zombie left
             os.waitpid(child, os.WNOHANG)
+
+    def no_process_to_spare() -> int:
+        raise BlockingIOError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_process_to_spare)  # the build goes on without one
+    with output.scanning([root]) as scanned:
+        assert scanned() == [scan(root)]
