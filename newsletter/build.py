@@ -253,7 +253,7 @@ def _build(
     with _background(workers.count if with_search else 0) as threads:
         # Pagefind indexes the issue pages (final now) while the rest is rendered.
         search = render.start_search_indexes(digests, threads) if threads else None
-        rendered |= render.issue_emails(workers, progress)
+        rendered |= render.issue_emails(parsed, workers, progress)
         render.site_pages(digests, weekly.weeks_by_month(weeks))
         render.feeds(digests, updated, weeks)
         site_scan, outbox_scan = scanned()
@@ -382,24 +382,24 @@ class _Render:
             shown(done)
         return {digests[index].date for index in rendered}
 
-    def issue_emails(self, workers: _Workers, progress: Progress | None) -> set[dt.date]:
+    def issue_emails(
+        self, parsed: Sequence[_Parsed], workers: _Workers, progress: Progress | None
+    ) -> set[dt.date]:
         """Each issue's email and feed entry, which depend on the issue alone (a new issue
         does not render its neighbour's again); returns the dates of those rendered."""
-        keys = [
-            hash_parts(self.context, "email", self.source_key[p.outline.date]) for p in self.parsed
-        ]
+        keys = [hash_parts(self.context, "email", self.source_key[p.outline.date]) for p in parsed]
 
         def task(index: int) -> _IssueTask:
-            item = self.parsed[index]
+            item = parsed[index]
             return _IssueTask(item.outline.source_path, item.digest, self.settings, self.cache.root)
 
         shown = _halves(progress, len(keys), len(keys))
         emails, rendered = self._records(keys, _email_record, task, _render_issue_email, workers)
-        for done, (item, (outbox, entry)) in enumerate(zip(self.parsed, emails, strict=True), 1):
+        for done, (item, (outbox, entry)) in enumerate(zip(parsed, emails, strict=True), 1):
             self.outputs.outbox.update(outbox)
             self.entries[item.outline.date] = entry
             shown(done)
-        return {self.parsed[index].outline.date for index in rendered}
+        return {parsed[index].outline.date for index in rendered}
 
     def _records(
         self,

@@ -582,8 +582,9 @@ def find_digest_files(paths: Iterable[Path]) -> list[Path]:
             # Names sorted as strings: the order Path sorting gives, at a tenth of the cost.
             names = [n for n in os.listdir(path) if os.path.splitext(n)[1] in DIGEST_SUFFIXES]
             for name in sorted(names):
-                if f"{folder}/{name}" not in found:
-                    found[f"{folder}/{name}"] = path / name
+                key = f"{folder}/{name}"
+                if key not in found:  # not setdefault: no Path made for a file already found
+                    found[key] = path / name
         else:
             found.setdefault(str(path.resolve()), path)
     return list(found.values())
